@@ -153,11 +153,12 @@ export enum ErrorCode {
 export class ServerError extends AmbryError {
   constructor(
     readonly code: ErrorCode,
-    message: string,
+    /** The explanation without the code name: what travels in the response's error message. */
+    readonly detail: string,
     readonly endpoint?: Endpoint,
   ) {
     super(
-      `${ErrorCode[code] ?? `error code ${code}`}${message ? `: ${message}` : ''}${
+      `${ErrorCode[code] ?? `error code ${code}`}${detail ? `: ${detail}` : ''}${
         endpoint ? ` (${formatEndpoint(endpoint)})` : ''
       }`,
     );
