@@ -35,7 +35,9 @@ for (const dir of packages) {
   for (const file of report.testResults ?? []) {
     const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed').length;
     if (file.status === 'failed' && failedTests === 0) {
-      console.error(`test-summary: ${file.name} failed outside any test: ${String(file.message).slice(0, 500)}`);
+      console.error(
+        `test-summary: ${file.name} failed outside any test: ${String(file.message).slice(0, 500)}`,
+      );
       failed += 1;
     }
   }

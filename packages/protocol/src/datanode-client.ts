@@ -67,7 +67,8 @@ export class DataNodeClient {
     options?: CallOptions,
   ): Promise<ResultMap[T]> {
     const response = await this.send<T>(endpoint, request, options);
-    if (response.error !== ErrorCode.OK) throw new ServerError(response.error, response.errorMessage, endpoint);
+    if (response.error !== ErrorCode.OK)
+      throw new ServerError(response.error, response.errorMessage, endpoint);
     return response.result;
   }
 
@@ -87,7 +88,11 @@ export class DataNodeClient {
     return this.call<'ttlUpdate'>(endpoint, { type: 'ttlUpdate', ...request }, options);
   }
 
-  undelete(endpoint: Endpoint, request: Fields<UndeleteRequest>, options?: CallOptions): Promise<UndeleteResult> {
+  undelete(
+    endpoint: Endpoint,
+    request: Fields<UndeleteRequest>,
+    options?: CallOptions,
+  ): Promise<UndeleteResult> {
     return this.call<'undelete'>(endpoint, { type: 'undelete', ...request }, options);
   }
 

@@ -72,7 +72,9 @@ export interface Endpoint {
 }
 
 export function formatEndpoint(endpoint: Endpoint): string {
-  return endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+  return endpoint.host.includes(':')
+    ? `[${endpoint.host}]:${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
 }
 
 /** Base of everything that went wrong between us and a peer. */

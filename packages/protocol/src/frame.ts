@@ -167,7 +167,8 @@ export class FrameDecoder {
     if (frameLength < FRAME_FIXED_AFTER_LENGTH) {
       throw new DecodeError(`frame length ${frameLength} is shorter than the fixed prefix`);
     }
-    if (frameLength + 4 > this.maxFrameBytes) throw new FrameTooLargeError(frameLength + 4, this.maxFrameBytes);
+    if (frameLength + 4 > this.maxFrameBytes)
+      throw new FrameTooLargeError(frameLength + 4, this.maxFrameBytes);
   }
 
   /** The first `n` buffered bytes (n <= buffered), copying only when they span chunks. */

@@ -67,7 +67,10 @@ describe('frame layout', () => {
 
   it('refuses to encode a frame over the limit', () => {
     expect(() =>
-      encodeFrame({ kind: 'request', correlationId: 1, header: new Uint8Array(10), payload: new Uint8Array(100) }, 64),
+      encodeFrame(
+        { kind: 'request', correlationId: 1, header: new Uint8Array(10), payload: new Uint8Array(100) },
+        64,
+      ),
     ).toThrow(FrameTooLargeError);
   });
 });
@@ -124,7 +127,12 @@ describe('FrameDecoder', () => {
   });
 
   it('rejects a wrong version, reserved flags, an impossible header length and a too-short length', () => {
-    const good = wire({ kind: 'request', correlationId: 1, header: Buffer.from('hh'), payload: Buffer.from('p') });
+    const good = wire({
+      kind: 'request',
+      correlationId: 1,
+      header: Buffer.from('hh'),
+      payload: Buffer.from('p'),
+    });
     const badVersion = Buffer.from(good);
     badVersion[4] = 2;
     expect(() => new FrameDecoder().push(badVersion)).toThrow(UnsupportedVersionError);
@@ -162,7 +170,12 @@ describe('FrameDecoder', () => {
   });
 
   it('returns zero-copy views when a frame arrives inside one chunk', () => {
-    const frame = { kind: 'request' as const, correlationId: 9, header: Buffer.from('h'), payload: Buffer.from('pp') };
+    const frame = {
+      kind: 'request' as const,
+      correlationId: 9,
+      header: Buffer.from('h'),
+      payload: Buffer.from('pp'),
+    };
     const chunk = wire(frame);
     const [decoded] = new FrameDecoder().push(chunk);
     expect(decoded!.payload.buffer).toBe(chunk.buffer);

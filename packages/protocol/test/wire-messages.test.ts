@@ -34,8 +34,21 @@ const properties: BlobProperties = {
 const BIG_CHECKSUM = 0xfedc_ba98_7654_3210n;
 
 const requests: Request[] = [
-  { type: 'put', blobId, properties, userMetadata: { camera: 'x100', 'caption ü': 'snow' }, blob: Buffer.from('hello world') },
-  { type: 'get', blobId, part: GetPart.BLOB, includeDeleted: true, includeExpired: false, range: { offset: 3, length: 4 } },
+  {
+    type: 'put',
+    blobId,
+    properties,
+    userMetadata: { camera: 'x100', 'caption ü': 'snow' },
+    blob: Buffer.from('hello world'),
+  },
+  {
+    type: 'get',
+    blobId,
+    part: GetPart.BLOB,
+    includeDeleted: true,
+    includeExpired: false,
+    range: { offset: 3, length: 4 },
+  },
   { type: 'get', blobId, part: GetPart.INFO, includeDeleted: false, includeExpired: true },
   { type: 'delete', blobId, operationTimeMs: 1_795_000_000_999 },
   { type: 'ttlUpdate', blobId, expiresAtMs: NEVER_EXPIRES, operationTimeMs: 2 ** 52 },
@@ -87,7 +100,14 @@ describe('request encoding', () => {
 
   it('keeps a 64-bit checksum intact (protobufjs would silently encode a bigint as 0)', () => {
     const blob = Buffer.from('abc');
-    const { header, payload } = encodeRequest({ type: 'put', blobId, properties, userMetadata: {}, blob, blobChecksum: xxh64(blob) });
+    const { header, payload } = encodeRequest({
+      type: 'put',
+      blobId,
+      properties,
+      userMetadata: {},
+      blob,
+      blobChecksum: xxh64(blob),
+    });
     const decoded = decodeRequest(header, payload).request;
     expect(decoded.type === 'put' && decoded.blobChecksum).toBe(xxh64(blob));
   });
@@ -126,9 +146,18 @@ describe('request decoding of untrusted bytes', () => {
   it('answers BAD_REQUEST to a malformed blob id, a size mismatch, a bad enum, and a stray payload', () => {
     const badId = RequestHeaderType.encode({ version: 1, get: { blobId: Buffer.from([1, 2, 3]) } }).finish();
     expect(codeOf(badId)).toBe(ErrorCode.BAD_REQUEST);
-    const { header } = encodeRequest({ type: 'put', blobId, properties, userMetadata: {}, blob: Buffer.from('abc') });
+    const { header } = encodeRequest({
+      type: 'put',
+      blobId,
+      properties,
+      userMetadata: {},
+      blob: Buffer.from('abc'),
+    });
     expect(codeOf(header, Buffer.from('ab'))).toBe(ErrorCode.BAD_REQUEST);
-    const badPart = RequestHeaderType.encode({ version: 1, get: { blobId: blobId.toBytes(), part: 9 } }).finish();
+    const badPart = RequestHeaderType.encode({
+      version: 1,
+      get: { blobId: blobId.toBytes(), part: 9 },
+    }).finish();
     expect(codeOf(badPart)).toBe(ErrorCode.BAD_REQUEST);
     const del = encodeRequest({ type: 'delete', blobId, operationTimeMs: 1 });
     expect(codeOf(del.header, Buffer.from('x'))).toBe(ErrorCode.BAD_REQUEST);
@@ -154,12 +183,14 @@ describe('request decoding of untrusted bytes', () => {
       fc.property(
         fc.oneof(
           fc.uint8Array({ maxLength: 400 }).map((header) => ({ header, payload: new Uint8Array(0) })),
-          fc.tuple(fc.nat(valid.length - 1), fc.nat(), fc.integer({ min: 1, max: 255 })).map(([i, at, xor]) => {
-            const { header, payload } = valid[i]!;
-            const mutated = Buffer.from(header);
-            if (mutated.length > 0) mutated[at % mutated.length]! ^= xor;
-            return { header: mutated, payload };
-          }),
+          fc
+            .tuple(fc.nat(valid.length - 1), fc.nat(), fc.integer({ min: 1, max: 255 }))
+            .map(([i, at, xor]) => {
+              const { header, payload } = valid[i]!;
+              const mutated = Buffer.from(header);
+              if (mutated.length > 0) mutated[at % mutated.length]! ^= xor;
+              return { header: mutated, payload };
+            }),
           fc.tuple(fc.nat(valid.length - 1), fc.nat()).map(([i, cut]) => {
             const { header, payload } = valid[i]!;
             return { header: header.subarray(0, cut % (header.length + 1)), payload };
@@ -240,7 +271,13 @@ describe('response encoding', () => {
               },
             ],
           },
-          { partitionId: 43, error: ErrorCode.PARTITION_UNKNOWN, token: Buffer.alloc(0), lagBytes: 0, entries: [] },
+          {
+            partitionId: 43,
+            error: ErrorCode.PARTITION_UNKNOWN,
+            token: Buffer.alloc(0),
+            lagBytes: 0,
+            entries: [],
+          },
         ],
       },
     },
@@ -251,18 +288,28 @@ describe('response encoding', () => {
         healthy: true,
         status: 'ok',
         replicas: [
-          { partitionId: 1, sealState: SealState.READ_ONLY, available: true, bytesUsed: 2 ** 35, capacityBytes: 2 ** 36, blobCount: 12 },
+          {
+            partitionId: 1,
+            sealState: SealState.READ_ONLY,
+            available: true,
+            bytesUsed: 2 ** 35,
+            capacityBytes: 2 ** 36,
+            blobCount: 12,
+          },
         ],
       },
     },
     { type: 'get', error: ErrorCode.BLOB_DELETED, errorMessage: 'deleted at 5' },
   ];
 
-  it.each(responses.map((r) => [`${r.type}/${ErrorCode[r.error]}`, r] as const))('round-trips %s', (_name, response) => {
-    const { header, payload } = encodeResponse(response);
-    const decoded = decodeResponse(header, payload, response.type as RequestType);
-    expect(normalise(decoded)).toEqual(normalise(response));
-  });
+  it.each(responses.map((r) => [`${r.type}/${ErrorCode[r.error]}`, r] as const))(
+    'round-trips %s',
+    (_name, response) => {
+      const { header, payload } = encodeResponse(response);
+      const decoded = decodeResponse(header, payload, response.type as RequestType);
+      expect(normalise(decoded)).toEqual(normalise(response));
+    },
+  );
 
   it('rejects a response of another type than the request', () => {
     const { header, payload } = encodeResponse({ type: 'put', error: ErrorCode.OK, result: undefined });

@@ -9,9 +9,9 @@ import {
   GetPart,
   PROTOCOL_VERSION,
   REQUEST_TYPES,
+  type ReplicaTokenRequest,
   type Request,
   type RequestType,
-  type ReplicaTokenRequest,
 } from './types.js';
 
 /** Bounds on what one request may ask for, so a hostile header cannot make a data node allocate much. */
@@ -153,7 +153,8 @@ export function decodeRequest(header: Uint8Array, payload: Uint8Array): DecodedR
   }
   const version = message.version as number;
   const type = message.body as RequestType | undefined;
-  if (version === 0) throw new RequestDecodeError(ErrorCode.BAD_REQUEST, 'request header has no version', type);
+  if (version === 0)
+    throw new RequestDecodeError(ErrorCode.BAD_REQUEST, 'request header has no version', type);
   if (version > PROTOCOL_VERSION) {
     throw new RequestDecodeError(
       ErrorCode.UNSUPPORTED_VERSION,
@@ -169,7 +170,11 @@ export function decodeRequest(header: Uint8Array, payload: Uint8Array): DecodedR
     throw new RequestDecodeError(ErrorCode.BAD_REQUEST, 'client id too long', type);
   }
   if (type !== 'put' && payload.byteLength > 0) {
-    throw new RequestDecodeError(ErrorCode.BAD_REQUEST, `${type} request carries an unexpected payload`, type);
+    throw new RequestDecodeError(
+      ErrorCode.BAD_REQUEST,
+      `${type} request carries an unexpected payload`,
+      type,
+    );
   }
   try {
     return { request: decodeBody(type, message[type] as Decoded, payload), clientId };
@@ -205,7 +210,11 @@ function decodeBody(type: RequestType, body: Decoded, payload: Uint8Array): Requ
       const blobChecksum = fixed64(body.blobChecksum);
       const actual = xxh64(payload);
       if (actual !== blobChecksum) {
-        throw new RequestDecodeError(ErrorCode.DATA_CORRUPT, 'blob bytes do not match the blob checksum', type);
+        throw new RequestDecodeError(
+          ErrorCode.DATA_CORRUPT,
+          'blob bytes do not match the blob checksum',
+          type,
+        );
       }
       return {
         type,
@@ -223,7 +232,10 @@ function decodeBody(type: RequestType, body: Decoded, payload: Uint8Array): Requ
       }
       let range: { offset: number; length: number } | undefined;
       if (has(body, 'range')) {
-        range = { offset: u64(body.range.offset, 'range.offset'), length: u64(body.range.length, 'range.length') };
+        range = {
+          offset: u64(body.range.offset, 'range.offset'),
+          length: u64(body.range.length, 'range.length'),
+        };
         if (range.length < 1) throw new DecodeError('range length must be at least 1');
       }
       return {
@@ -272,7 +284,8 @@ function decodeBody(type: RequestType, body: Decoded, payload: Uint8Array): Requ
         throw new DecodeError(`unknown admin kind ${kind}`);
       }
       const partitionIds = body.partitionIds as number[];
-      if (partitionIds.length > REQUEST_LIMITS.adminPartitions) throw new DecodeError('too many partition ids');
+      if (partitionIds.length > REQUEST_LIMITS.adminPartitions)
+        throw new DecodeError('too many partition ids');
       return { type, kind, partitionIds: [...partitionIds] };
     }
   }

@@ -3,7 +3,17 @@ import { decodeBlobProperties, encodeBlobProperties } from '../blob-properties.j
 import { DecodeError, ErrorCode } from '../errors.js';
 import { decodeUserMetadata, encodeUserMetadata } from '../user-metadata.js';
 import type { EncodedMessage } from './requests.js';
-import { bytes, type Decoded, ErrorCodeEnum, fixed64, has, i64, ResponseHeaderType, toFixed64, u64 } from './schema.js';
+import {
+  bytes,
+  type Decoded,
+  ErrorCodeEnum,
+  fixed64,
+  has,
+  i64,
+  ResponseHeaderType,
+  toFixed64,
+  u64,
+} from './schema.js';
 import {
   type AdminResult,
   type BlobState,
@@ -33,8 +43,11 @@ export function encodeResponse<T extends RequestType>(response: Response<T>): En
     return { header, payload: EMPTY };
   }
   const { body, payload } = encodeResult(response.type, response.result);
-  const header = ResponseHeaderType.encode({ version: PROTOCOL_VERSION, error: ErrorCode.OK, [response.type]: body })
-    .finish();
+  const header = ResponseHeaderType.encode({
+    version: PROTOCOL_VERSION,
+    error: ErrorCode.OK,
+    [response.type]: body,
+  }).finish();
   return { header, payload };
 }
 
@@ -49,7 +62,10 @@ function encodeState(state: BlobState): Decoded {
   };
 }
 
-function encodeResult(type: RequestType, result: ResultMap[RequestType]): { body: Decoded; payload: Uint8Array } {
+function encodeResult(
+  type: RequestType,
+  result: ResultMap[RequestType],
+): { body: Decoded; payload: Uint8Array } {
   switch (type) {
     case 'put':
     case 'delete':
@@ -146,7 +162,8 @@ export function decodeResponse<T extends RequestType>(
     return {
       type: expected,
       error: error as Exclude<ErrorCode, ErrorCode.OK>,
-      errorMessage: (message.errorMessage as string) || (isKnownErrorCode(error) ? ErrorCode[error] : `code ${error}`),
+      errorMessage:
+        (message.errorMessage as string) || (isKnownErrorCode(error) ? ErrorCode[error] : `code ${error}`),
     };
   }
   const result = decodeResult(expected, message[expected] as Decoded, payload) as ResultMap[T];
@@ -185,7 +202,10 @@ function decodeResult(type: RequestType, body: Decoded, payload: Uint8Array): Re
       if (has(body, 'properties')) result.properties = decodeBlobProperties(bytes(body.properties));
       if (has(body, 'userMetadata')) result.userMetadata = decodeUserMetadata(bytes(body.userMetadata));
       if (has(body, 'range')) {
-        const range = { offset: u64(body.range.offset, 'range.offset'), length: u64(body.range.length, 'range.length') };
+        const range = {
+          offset: u64(body.range.offset, 'range.offset'),
+          length: u64(body.range.length, 'range.length'),
+        };
         if (range.length !== payload.byteLength) {
           throw new DecodeError(`range of ${range.length} bytes but a ${payload.byteLength}-byte payload`);
         }
