@@ -14,9 +14,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BlobId } from '../src/blob-id.js';
+import { DataNodeClient } from '../src/datanode-client.js';
+import { DataNodeServer } from '../src/datanode-server.js';
 import { encodeFrame, FrameDecoder } from '../src/frame.js';
 import { RpcClient } from '../src/rpc/client.js';
 import { RpcServer } from '../src/rpc/server.js';
+import { GetPart } from '../src/wire/types.js';
 
 const SMALL_HEADER = 64;
 const SMALL_PAYLOAD = 100;
@@ -66,6 +70,36 @@ function serveBare(): Promise<number> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
   );
+}
+
+/** The typed data-node server answering GET info with fixed properties (no store behind it). */
+async function serveDataNode(): Promise<number> {
+  const info = {
+    properties: {
+      blobSize: 100,
+      serviceId: 'bench',
+      contentType: 'application/octet-stream',
+      creationTimeMs: Date.now(),
+      ttlSeconds: -1,
+      isPrivate: false,
+      accountId: 1,
+      containerId: 1,
+    },
+    userMetadata: { k: 'v' },
+    blobSize: 100,
+    blobChecksum: 1n,
+    state: {
+      deleted: false,
+      expired: false,
+      ttlUpdated: false,
+      lifeVersion: 0,
+      expiresAtMs: -1,
+      operationTimeMs: 0,
+    },
+    blob: new Uint8Array(0),
+  };
+  const server = new DataNodeServer({ maxInFlightPerConnection: 256, handlers: { get: async () => info } });
+  return (await server.listen({ host: '127.0.0.1', port: 0 })).port;
 }
 
 /** Our server: echoes small requests, answers large ones with a small ack (like a PUT). */
@@ -166,7 +200,7 @@ class BareClient {
   }
 }
 
-function startChild(mode: 'bare' | 'rpc'): Promise<{ child: ChildProcess; port: number }> {
+function startChild(mode: 'bare' | 'rpc' | 'datanode'): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', mode], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -207,6 +241,7 @@ async function runBench(seconds: number) {
 
   const rpcServer = await startChild('rpc');
   const bareServer = await startChild('bare');
+  const dataNodeServer = await startChild('datanode');
   try {
     const endpoint = { host: '127.0.0.1', port: rpcServer.port };
     const smallHeader = Buffer.alloc(SMALL_HEADER, 3);
@@ -252,6 +287,18 @@ async function runBench(seconds: number) {
       return LARGE_PAYLOAD;
     });
     bare.close();
+    // The full typed path a router pays: encode a GET, protobuf both ways, decode properties.
+    const dataNode = new DataNodeClient({ connectionsPerEndpoint: 1 });
+    const dataNodeEndpoint = { host: '127.0.0.1', port: dataNodeServer.port };
+    const blobId = BlobId.generate({ partitionId: 1 });
+    const typed = await measure(seconds, 64, async () => {
+      await dataNode.get(dataNodeEndpoint, { blobId, part: GetPart.INFO });
+      return 0;
+    });
+    await dataNode.close();
+    results.datanode_get_info_per_sec_64 = typed.ops / typed.seconds;
+    results.datanode_get_info_64_ratio = typed.ops / typed.seconds / results.bare_small_rtt_per_sec_64!;
+
     const mb = (m: Measurement) => m.bytes / (1024 * 1024) / m.seconds;
     results.payload_4mib_mb_per_sec = mb(ours);
     results.bare_payload_4mib_mb_per_sec = mb(base);
@@ -267,6 +314,7 @@ async function runBench(seconds: number) {
   } finally {
     await stopChild(rpcServer.child);
     await stopChild(bareServer.child);
+    await stopChild(dataNodeServer.child);
   }
 }
 
@@ -285,6 +333,8 @@ function printTable(report: Record<string, unknown>): void {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // pnpm forwards a literal `--` when called as `pnpm bench -- --json`.
+    args: process.argv.slice(2).filter((arg) => arg !== '--'),
     options: {
       serve: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -292,7 +342,9 @@ async function main(): Promise<void> {
     },
   });
   if (values.serve) {
-    const port = values.serve === 'bare' ? await serveBare() : await serveRpc();
+    const serve = { bare: serveBare, rpc: serveRpc, datanode: serveDataNode }[values.serve];
+    if (!serve) throw new Error(`unknown server kind ${values.serve}`);
+    const port = await serve();
     process.send?.({ port });
     process.on('disconnect', () => process.exit(0));
     return;
