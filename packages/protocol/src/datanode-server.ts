@@ -1,4 +1,5 @@
-import { AmbryError, type Endpoint, ErrorCode, ServerError } from './errors.js';
+import { AmbryError, type Endpoint, ErrorCode, FrameTooLargeError, ServerError } from './errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodedFrameSize } from './frame.js';
 import { type Logger, silentLogger } from './logger.js';
 import { RpcServer, type RpcServerOptions } from './rpc/server.js';
 import { decodeRequest, type EncodedMessage, RequestDecodeError } from './wire/requests.js';
@@ -45,11 +46,13 @@ export class DataNodeServer {
   private readonly handlers: DataNodeHandlers;
   private readonly logger: Logger;
   private readonly onRequest: ((outcome: RequestOutcome) => void) | undefined;
+  private readonly maxFrameBytes: number;
 
   constructor(options: DataNodeServerOptions) {
     const { handlers, onRequest, ...rpcOptions } = options;
     this.handlers = handlers;
     this.onRequest = onRequest;
+    this.maxFrameBytes = rpcOptions.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.logger = options.logger ?? silentLogger;
     this.rpc = new RpcServer({
       ...rpcOptions,
@@ -91,14 +94,33 @@ export class DataNodeServer {
       if (error instanceof RequestDecodeError) type ??= error.requestType;
       response = this.errorResponse(type, error, context.remote);
     }
-    const encoded = encodeResponse(response);
-    this.onRequest?.({
-      type: type ?? 'unknown',
-      error: response.error,
-      durationMs: performance.now() - started,
-      bytesIn,
-      bytesOut: encoded.header.byteLength + encoded.payload.byteLength,
-    });
+    let encoded: EncodedMessage;
+    try {
+      encoded = encodeResponse(response);
+      const size = encodedFrameSize(encoded.header.byteLength, encoded.payload.byteLength);
+      if (size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+    } catch (error) {
+      // A handler bug (a result that does not encode or does not fit a frame): answer it like a
+      // throwing handler rather than letting RpcServer close the connection.
+      this.logger.error({ remote: context.remote, type, err: error }, 'response cannot be encoded');
+      response = {
+        type: type as RequestType,
+        error: ErrorCode.UNKNOWN_ERROR,
+        errorMessage: 'internal error',
+      };
+      encoded = encodeResponse(response);
+    }
+    try {
+      this.onRequest?.({
+        type: type ?? 'unknown',
+        error: response.error,
+        durationMs: performance.now() - started,
+        bytesIn,
+        bytesOut: encoded.header.byteLength + encoded.payload.byteLength,
+      });
+    } catch (error) {
+      this.logger.error({ remote: context.remote, err: error }, 'onRequest callback failed');
+    }
     return encoded;
   }
 
