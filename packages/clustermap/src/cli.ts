@@ -1,24 +1,18 @@
 #!/usr/bin/env node
 /**
- * ambry-clustermap: generate and validate cluster map files. Exit codes: 0 success, 1 invalid map,
+ * ambry-clustermap: generate and validate cluster map files, and keep the map in Redis (push, pull,
+ * set-state, add-partitions). Exit codes: 0 success, 1 invalid map, unreachable Redis,
  * impossible shape or bad flags.
  */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { describeLayout, replicaBalance } from './balance.js';
+import { integer } from './cli-options.js';
+import { addRedisCommands } from './cli-redis.js';
 import { ClusterMapError, LayoutValidationError } from './errors.js';
 import { GENERATOR_DEFAULTS, generateLayout } from './generator.js';
 import { buildLayout, loadLayout } from './load.js';
 import { writeLayoutFiles } from './write-files.js';
-
-function integer(min: number) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('not an integer.');
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}.`);
-    return n;
-  };
-}
 
 function list(value: string): string[] {
   return value
@@ -41,7 +35,9 @@ function fail(error: unknown): void {
 
 function buildProgram(): Command {
   const program = new Command('ambry-clustermap')
-    .description('Generate and validate the cluster map files (hardware.json, partitions.json)')
+    .description(
+      'Generate and validate the cluster map files (hardware.json, partitions.json) and keep them in Redis',
+    )
     .showHelpAfterError();
 
   program
@@ -143,6 +139,7 @@ function buildProgram(): Command {
       }
     });
 
+  addRedisCommands(program, fail);
   return program;
 }
 

@@ -1,3 +1,4 @@
+export { type AddPartitionsOptions, addPartitionsToFiles } from './add-partitions.js';
 export { type DatacenterBalance, describeLayout, replicaBalance } from './balance.js';
 export {
   type ClusterMap,
@@ -19,6 +20,12 @@ export {
   type GenerateOptions,
   generateLayout,
 } from './generator.js';
+export {
+  expiredHeartbeats,
+  type Heartbeat,
+  type HeartbeatOptions,
+  startHeartbeat,
+} from './heartbeat.js';
 export { InProcessClusterMap } from './in-process-cluster-map.js';
 export { formatJsonPath } from './json-path.js';
 export {
@@ -30,6 +37,7 @@ export {
   type Replica,
 } from './layout.js';
 export { buildLayout, loadLayout, parseLayout } from './load.js';
+export { type ClusterMapLogger, SILENT_LOGGER } from './logger.js';
 export { type NodeEndpoint, type NodeRef, nodeKey } from './node-key.js';
 export {
   type PlacementShape,
@@ -38,6 +46,21 @@ export {
   rackSpreadKeepsBalance,
   type Slot,
 } from './placement.js';
+export {
+  addPartitionsInRedis,
+  RedisClusterMap,
+  type RedisClusterMapOptions,
+} from './redis-cluster-map.js';
+export { connectRedis, MAX_RECONNECT_DELAY_MS } from './redis-connection.js';
+export { parseRedisMessage, type RedisMessage, redisKeys, redisPrefix } from './redis-keys.js';
+export {
+  type LayoutFiles,
+  pullLayout,
+  pushLayout,
+  readLayout,
+  type StoredLayout,
+  writeLayout,
+} from './redis-layout.js';
 export {
   type DatacenterSpec,
   type DiskSpec,

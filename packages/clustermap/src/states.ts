@@ -50,6 +50,15 @@ export type ClusterMapEvent =
       readonly partitionId: number;
       readonly previous: PartitionState;
       readonly state: PartitionState;
+    }
+  | {
+      /**
+       * The layout itself changed (a backend that can change it at run time, e.g. RedisClusterMap after
+       * add-partitions): query again. States carried over are not reported again.
+       */
+      readonly type: 'layout-replaced';
+      readonly previousVersion: number;
+      readonly version: number;
     };
 
 export type ClusterMapListener = (event: ClusterMapEvent) => void;

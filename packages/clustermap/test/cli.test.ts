@@ -1,30 +1,12 @@
 /**
  * The CLI end to end, as a child process (through tsx, so it runs without a build).
  */
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { PartitionsFile } from '../src/index.js';
+import { clustermap } from './cli-runner.js';
 import { tempDir } from './helpers.js';
-
-const run = promisify(execFile);
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-async function clustermap(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', cli, ...args], {
-      timeout: 20_000,
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const EXAMPLE = [
   '--datacenters',
