@@ -95,3 +95,17 @@ describe('tcpTransport', () => {
     expect(() => createTcpTransport({ keepAliveMs: -1 })).toThrow();
   });
 });
+
+describe('tcpTransport with an invalid port', () => {
+  it('rejects connect with ConnectionRefusedError and listen with TransportError, not RangeError', async () => {
+    await expect(tcpTransport.connect({ host: '127.0.0.1', port: 70_000 })).rejects.toBeInstanceOf(
+      ConnectionRefusedError,
+    );
+    await expect(tcpTransport.listen({ host: '127.0.0.1', port: -1 }, () => {})).rejects.toBeInstanceOf(
+      TransportError,
+    );
+    await expect(tcpTransport.connect({ host: '127.0.0.1', port: 1.5 })).rejects.toBeInstanceOf(
+      ConnectionRefusedError,
+    );
+  });
+});

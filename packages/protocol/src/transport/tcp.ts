@@ -36,6 +36,9 @@ export function createTcpTransport(options: TcpTransportOptions = {}): Transport
   return {
     connect(endpoint: Endpoint, connectOptions: ConnectOptions = {}): Promise<Duplex> {
       const { timeoutMs, signal } = connectOptions;
+      if (!isPort(endpoint.port)) {
+        return Promise.reject(new ConnectionRefusedError(`invalid port ${endpoint.port}`, endpoint));
+      }
       return new Promise<Duplex>((resolve, reject) => {
         if (signal?.aborted) {
           reject(new RequestAbortedError({ cause: signal.reason }));
@@ -84,6 +87,9 @@ export function createTcpTransport(options: TcpTransportOptions = {}): Transport
     },
 
     listen(endpoint: Endpoint, onConnection: (socket: Duplex) => void): Promise<TransportListener> {
+      if (!isPort(endpoint.port)) {
+        return Promise.reject(new TransportError(`cannot listen on invalid port ${endpoint.port}`, endpoint));
+      }
       return new Promise<TransportListener>((resolve, reject) => {
         const server = net.createServer((socket) => {
           configure(socket);
@@ -130,3 +136,7 @@ const MAX_TIMER_MS = 0x7fff_ffff;
 
 /** TCP with the defaults (no Nagle, no keep-alive). */
 export const tcpTransport: Transport = createTcpTransport();
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 0 && port <= 65_535;
+}
