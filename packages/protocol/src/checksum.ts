@@ -32,13 +32,3 @@ export class Xxh64 {
     return this.state.digest();
   }
 }
-
-/** Write a 64-bit checksum big-endian into `target` at `offset`. */
-export function writeChecksum(target: Buffer, value: bigint, offset: number): void {
-  target.writeBigUInt64BE(value, offset);
-}
-
-/** Read a big-endian 64-bit checksum from `source` at `offset`. */
-export function readChecksum(source: Buffer, offset: number): bigint {
-  return source.readBigUInt64BE(offset);
-}

@@ -1,3 +1,4 @@
+import { asBuffer } from './binary.js';
 import { xxh64 } from './checksum.js';
 import { ChecksumMismatchError, DecodeError, FrameTooLargeError, UnsupportedVersionError } from './errors.js';
 
@@ -36,10 +37,6 @@ export interface Frame {
   readonly correlationId: number;
   readonly header: Uint8Array;
   readonly payload: Uint8Array;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function frameChecksum(header: Uint8Array, payload: Uint8Array): bigint {

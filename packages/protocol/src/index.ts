@@ -2,7 +2,7 @@
 
 export * from './blob-id.js';
 export * from './blob-properties.js';
-export { readChecksum, writeChecksum, Xxh64, xxh64 } from './checksum.js';
+export { Xxh64, xxh64 } from './checksum.js';
 export * from './composite-metadata.js';
 export * from './datanode-client.js';
 export * from './datanode-server.js';

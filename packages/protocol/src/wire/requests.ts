@@ -46,10 +46,6 @@ export interface EncodedMessage {
 
 const EMPTY = new Uint8Array(0);
 
-function blobIdBytes(id: BlobId): Buffer {
-  return id.toBytes();
-}
-
 function requireSafe(value: number, field: string, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new InvalidArgumentError(`${field} must be an integer >= ${min}, got ${value}`);
@@ -65,7 +61,7 @@ export function encodeRequest(request: Request, clientId = ''): EncodedMessage {
     case 'put': {
       payload = request.blob;
       body = {
-        blobId: blobIdBytes(request.blobId),
+        blobId: request.blobId.toBytes(),
         properties: encodeBlobProperties(request.properties),
         userMetadata: encodeUserMetadata(request.userMetadata),
         blobSize: payload.byteLength,
@@ -75,7 +71,7 @@ export function encodeRequest(request: Request, clientId = ''): EncodedMessage {
     }
     case 'get': {
       body = {
-        blobId: blobIdBytes(request.blobId),
+        blobId: request.blobId.toBytes(),
         part: request.part ?? GetPart.ALL,
         includeDeleted: request.includeDeleted ?? false,
         includeExpired: request.includeExpired ?? false,
@@ -91,13 +87,13 @@ export function encodeRequest(request: Request, clientId = ''): EncodedMessage {
     case 'delete':
     case 'undelete':
       body = {
-        blobId: blobIdBytes(request.blobId),
+        blobId: request.blobId.toBytes(),
         operationTimeMs: requireSafe(request.operationTimeMs, 'operationTimeMs', 0),
       };
       break;
     case 'ttlUpdate':
       body = {
-        blobId: blobIdBytes(request.blobId),
+        blobId: request.blobId.toBytes(),
         expiresAtMs: requireSafe(request.expiresAtMs, 'expiresAtMs', -1),
         operationTimeMs: requireSafe(request.operationTimeMs, 'operationTimeMs', 0),
       };

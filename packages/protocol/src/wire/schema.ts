@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { asBuffer } from '../binary.js';
 import { DecodeError } from '../errors.js';
 import schemaJson from './schema.generated.json' with { type: 'json' };
 
@@ -53,10 +54,7 @@ export function toFixed64(value: bigint): { low: number; high: number; unsigned:
 
 /** Bytes fields read as an empty array when absent; normalise to a Buffer view. */
 export function bytes(value: unknown): Buffer {
-  if (value instanceof Uint8Array) {
-    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  }
-  return Buffer.alloc(0);
+  return value instanceof Uint8Array ? asBuffer(value) : Buffer.alloc(0);
 }
 
 export function has(message: Decoded | undefined, field: string): boolean {
