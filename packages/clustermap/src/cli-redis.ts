@@ -8,8 +8,8 @@ import { describeLayout } from './balance.js';
 import { integer } from './cli-options.js';
 import { ClusterMapError } from './errors.js';
 import { loadLayout } from './load.js';
-import { addPartitionsInRedis, RedisClusterMap } from './redis-cluster-map.js';
-import { pullLayout, pushLayout } from './redis-layout.js';
+import { RedisClusterMap } from './redis-cluster-map.js';
+import { addPartitionsInRedis, pullLayout, pushLayout } from './redis-layout.js';
 import {
   DISK_STATES,
   type DiskState,

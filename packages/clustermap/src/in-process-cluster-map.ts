@@ -10,6 +10,7 @@ import {
 } from './cluster-map.js';
 import { ClusterMapError, UnknownEntityError } from './errors.js';
 import type { ClusterLayout, Datacenter, DataNode, Disk, Partition, Replica } from './layout.js';
+import { ListenerSet } from './listeners.js';
 import { type NodeRef, nodeRefKey } from './node-key.js';
 import type {
   ClusterMapEvent,
@@ -26,8 +27,7 @@ export class InProcessClusterMap implements MutableClusterMap {
   readonly layout: ClusterLayout;
   readonly localDatacenter: Datacenter;
   readonly minWritableReplicas: number;
-  readonly #onListenerError: (error: unknown) => void;
-  readonly #listeners = new Set<ClusterMapListener>();
+  readonly #listeners: ListenerSet;
   // Only departures from the default state are stored.
   readonly #nodeStates = new Map<string, NodeState>();
   readonly #diskStates = new Map<Disk, DiskState>();
@@ -46,9 +46,7 @@ export class InProcessClusterMap implements MutableClusterMap {
       throw new ClusterMapError(`minWritableReplicas must be a positive integer, got ${min}`);
     }
     this.minWritableReplicas = min;
-    this.#onListenerError =
-      options.onListenerError ??
-      ((error) => process.emitWarning(`cluster map listener failed: ${String(error)}`, 'ClusterMapWarning'));
+    this.#listeners = new ListenerSet(options.onListenerError);
   }
 
   datacenterById(id: number): Datacenter | undefined {
@@ -127,12 +125,7 @@ export class InProcessClusterMap implements MutableClusterMap {
   }
 
   subscribe(listener: ClusterMapListener): () => void {
-    // Wrapped so the same function subscribed twice gets two independent subscriptions.
-    const entry: ClusterMapListener = (event) => listener(event);
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return this.#listeners.subscribe(listener);
   }
 
   setNodeState(ref: NodeRef, state: NodeState): boolean {
@@ -186,13 +179,7 @@ export class InProcessClusterMap implements MutableClusterMap {
 
   #emit(event: ClusterMapEvent): void {
     this.#writable = undefined;
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#onListenerError(error);
-      }
-    }
+    this.#listeners.emit(event);
   }
 
   #computeWritable(partition: Partition): boolean {

@@ -46,14 +46,11 @@ export {
   rackSpreadKeepsBalance,
   type Slot,
 } from './placement.js';
-export {
-  addPartitionsInRedis,
-  RedisClusterMap,
-  type RedisClusterMapOptions,
-} from './redis-cluster-map.js';
+export { RedisClusterMap, type RedisClusterMapOptions } from './redis-cluster-map.js';
 export { connectRedis, MAX_RECONNECT_DELAY_MS } from './redis-connection.js';
 export { parseRedisMessage, type RedisMessage, redisKeys, redisPrefix } from './redis-keys.js';
 export {
+  addPartitionsInRedis,
   type LayoutFiles,
   pullLayout,
   pushLayout,

@@ -8,17 +8,17 @@
  * entity) and are written when Redis returns, then all states are read again (resync).
  */
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { type AddPartitionsOptions, addPartitionsToFiles } from './add-partitions.js';
+import type { Redis } from 'ioredis';
+import type { AddPartitionsOptions } from './add-partitions.js';
 import type { ClusterMapOptions, MutableClusterMap } from './cluster-map.js';
 import { UnknownEntityError } from './errors.js';
 import { expiredHeartbeats, type Heartbeat, type HeartbeatOptions, startHeartbeat } from './heartbeat.js';
 import { InProcessClusterMap } from './in-process-cluster-map.js';
 import type { ClusterLayout, Datacenter, DataNode, Partition, Replica } from './layout.js';
-import { buildLayout } from './load.js';
+import { ListenerSet } from './listeners.js';
 import { type ClusterMapLogger, SILENT_LOGGER } from './logger.js';
 import { type NodeRef, nodeRefKey } from './node-key.js';
-import { closeRedis, connectRedis } from './redis-connection.js';
+import { closeRedis, connectRedis, redactUrl } from './redis-connection.js';
 import {
   diskField,
   parseRedisMessage,
@@ -27,7 +27,8 @@ import {
   redisKeys,
   replicaField,
 } from './redis-keys.js';
-import { readLayout, replaceLayoutIfUnchanged, type StoredLayout } from './redis-layout.js';
+import { addPartitionsInRedis, readLayout, type StoredLayout } from './redis-layout.js';
+import { RedisWriteQueue } from './redis-write-queue.js';
 import type {
   ClusterMapEvent,
   ClusterMapListener,
@@ -64,20 +65,18 @@ export class RedisClusterMap implements MutableClusterMap {
   readonly #client: Redis;
   readonly #subscriber: Redis;
   readonly #origin = randomUUID();
-  readonly #listeners = new Set<ClusterMapListener>();
+  readonly #listeners: ListenerSet;
   /** Node states set through setters (operator, failure detector), before liveness. */
   readonly #storedNodeStates = new Map<string, NodeState>();
   /** Nodes whose heartbeat key expired. */
   #expired = new Set<string>();
-  /** Writes not yet in Redis, by entity: only the last change of each matters. */
-  readonly #pending = new Map<string, (m: ChainableCommander) => RedisMessage>();
+  readonly #writes: RedisWriteQueue;
   readonly #heartbeats = new Set<Heartbeat>();
   #inner: InProcessClusterMap;
   #unsubscribeInner: () => void;
   #layoutVersion: number;
   #online = true;
   #closed = false;
-  #flushing: Promise<void> | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #livenessTimer: NodeJS.Timeout | undefined;
 
@@ -93,6 +92,8 @@ export class RedisClusterMap implements MutableClusterMap {
     this.#logger = options.logger ?? SILENT_LOGGER;
     this.#client = client;
     this.#subscriber = subscriber;
+    this.#listeners = new ListenerSet(options.onListenerError);
+    this.#writes = new RedisWriteQueue(client, this.#keys.channel, this.#logger, options.clusterName);
     this.#inner = new InProcessClusterMap(stored.layout, options);
     this.#unsubscribeInner = this.#inner.subscribe((event) => this.#emit(event));
     this.#layoutVersion = stored.version;
@@ -199,11 +200,7 @@ export class RedisClusterMap implements MutableClusterMap {
   }
 
   subscribe(listener: ClusterMapListener): () => void {
-    const entry: ClusterMapListener = (event) => listener(event);
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return this.#listeners.subscribe(listener);
   }
 
   // ---- setters: local snapshot, then Redis + publish ----
@@ -217,7 +214,7 @@ export class RedisClusterMap implements MutableClusterMap {
     const previous = this.#storedNodeStates.get(node.key) ?? 'up';
     if (previous === state) return false;
     this.#storeNodeState(node.key, state);
-    this.#persist(`node ${node.key}`, (m) => {
+    this.#writes.enqueue(`node ${node.key}`, (m) => {
       if (state === 'up') m.hdel(this.#keys.nodeStates, node.key);
       else m.hset(this.#keys.nodeStates, node.key, state);
       return { origin: this.#origin, kind: 'node', node: node.key, state };
@@ -229,7 +226,7 @@ export class RedisClusterMap implements MutableClusterMap {
     if (!this.#inner.setDiskState(ref, mountPath, state)) return false;
     const node = nodeRefKey(ref);
     const field = diskField(node, mountPath);
-    this.#persist(`disk ${field}`, (m) => {
+    this.#writes.enqueue(`disk ${field}`, (m) => {
       if (state === 'available') m.hdel(this.#keys.diskStates, field);
       else m.hset(this.#keys.diskStates, field, state);
       return { origin: this.#origin, kind: 'disk', node, mountPath, state };
@@ -252,7 +249,7 @@ export class RedisClusterMap implements MutableClusterMap {
   setPartitionState(partitionId: number, state: PartitionState): boolean {
     if (!this.#inner.setPartitionState(partitionId, state)) return false;
     const initial = this.#inner.partition(partitionId)?.state;
-    this.#persist(`partition ${partitionId}`, (m) => {
+    this.#writes.enqueue(`partition ${partitionId}`, (m) => {
       if (state === initial) m.hdel(this.#keys.partitionStates, String(partitionId));
       else m.hset(this.#keys.partitionStates, String(partitionId), state);
       return { origin: this.#origin, kind: 'partition', partitionId, state };
@@ -289,9 +286,9 @@ export class RedisClusterMap implements MutableClusterMap {
 
   /** Resolves when every local change made so far is in Redis (waits while Redis is unreachable). */
   async settled(): Promise<void> {
-    while (this.#pending.size > 0 && !this.#closed) {
-      await this.#flush();
-      if (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 50));
+    while (this.#writes.size > 0 && !this.#closed) {
+      await this.#writes.flush();
+      if (this.#writes.size > 0) await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -323,7 +320,7 @@ export class RedisClusterMap implements MutableClusterMap {
     if (this.#closed) return;
     if (this.#livenessTimer) clearInterval(this.#livenessTimer);
     await Promise.all([...this.#heartbeats].map((h) => h.stop()));
-    if (this.#client.status === 'ready') await this.#flush();
+    if (this.#client.status === 'ready') await this.#writes.flush();
     this.#closed = true;
     this.#unsubscribeInner();
     await Promise.all([closeRedis(this.#subscriber), closeRedis(this.#client)]);
@@ -351,45 +348,12 @@ export class RedisClusterMap implements MutableClusterMap {
 
   #persistReplica(partitionId: number, node: string): void {
     const field = replicaField(partitionId, node);
-    this.#persist(`replica ${field}`, (m) => {
+    this.#writes.enqueue(`replica ${field}`, (m) => {
       const state = this.#inner.replicaState(partitionId, node);
       if (!state.sealed && !state.stopped) m.hdel(this.#keys.replicaStates, field);
       else m.hset(this.#keys.replicaStates, field, JSON.stringify(state));
       return { origin: this.#origin, kind: 'replica', partitionId, node, state };
     });
-  }
-
-  #persist(entity: string, write: (m: ChainableCommander) => RedisMessage): void {
-    this.#pending.delete(entity); // re-inserted last, so changes reach Redis in order
-    this.#pending.set(entity, write);
-    void this.#flush();
-  }
-
-  #flush(): Promise<void> {
-    this.#flushing ??= (async () => {
-      while (this.#pending.size > 0 && this.#client.status === 'ready') {
-        const [entity, write] = this.#pending.entries().next().value as [
-          string,
-          (m: ChainableCommander) => RedisMessage,
-        ];
-        try {
-          const m = this.#client.multi();
-          const message = write(m);
-          m.publish(this.#keys.channel, JSON.stringify(message));
-          await m.exec();
-          if (this.#pending.get(entity) === write) this.#pending.delete(entity);
-        } catch (error) {
-          this.#logger.warn(
-            { err: error, cluster: this.clusterName },
-            'cluster map write to redis failed; kept for retry',
-          );
-          break;
-        }
-      }
-    })().finally(() => {
-      this.#flushing = undefined;
-    });
-    return this.#flushing;
   }
 
   #wentOffline(): void {
@@ -408,7 +372,7 @@ export class RedisClusterMap implements MutableClusterMap {
     this.#logger.info({ cluster: this.clusterName }, 'redis reachable again: resyncing the cluster map');
     void (async () => {
       try {
-        await this.#flush();
+        await this.#writes.flush();
         await this.resync();
       } catch (error) {
         this.#logger.warn({ err: error, cluster: this.clusterName }, 'cluster map resync failed');
@@ -434,12 +398,12 @@ export class RedisClusterMap implements MutableClusterMap {
     const inner = this.#inner;
     for (const node of inner.layout.nodes) {
       // A local change not yet written wins over what Redis still holds.
-      if (!this.#pending.has(`node ${node.key}`)) {
+      if (!this.#writes.has(`node ${node.key}`)) {
         this.#storeNodeState(node.key, (snapshot.nodes[node.key] as NodeState | undefined) ?? 'up');
       }
       for (const disk of node.disks) {
         const field = diskField(node.key, disk.mountPath);
-        if (this.#pending.has(`disk ${field}`)) continue;
+        if (this.#writes.has(`disk ${field}`)) continue;
         inner.setDiskState(
           node.key,
           disk.mountPath,
@@ -448,7 +412,7 @@ export class RedisClusterMap implements MutableClusterMap {
       }
     }
     for (const partition of inner.layout.partitions) {
-      if (!this.#pending.has(`partition ${partition.id}`)) {
+      if (!this.#writes.has(`partition ${partition.id}`)) {
         inner.setPartitionState(
           partition.id,
           (snapshot.partitions[String(partition.id)] as PartitionState | undefined) ?? partition.state,
@@ -456,7 +420,7 @@ export class RedisClusterMap implements MutableClusterMap {
       }
       for (const replica of partition.replicas) {
         const field = replicaField(partition.id, replica.node.key);
-        if (this.#pending.has(`replica ${field}`)) continue;
+        if (this.#writes.has(`replica ${field}`)) continue;
         const text = snapshot.replicas[field];
         const state = text ? (JSON.parse(text) as ReplicaState) : { sealed: false, stopped: false };
         inner.setReplicaSealed(partition.id, replica.node.key, state.sealed === true);
@@ -553,44 +517,6 @@ export class RedisClusterMap implements MutableClusterMap {
   }
 
   #emit(event: ClusterMapEvent): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        (
-          this.#options.onListenerError ??
-          ((e: unknown) =>
-            process.emitWarning(`cluster map listener failed: ${String(e)}`, 'ClusterMapWarning'))
-        )(error);
-      }
-    }
+    this.#listeners.emit(event);
   }
-}
-
-/** Adds partitions to the layout stored in Redis (retrying if another writer raced); returns it. */
-export async function addPartitionsInRedis(
-  url: string,
-  cluster: string,
-  options: AddPartitionsOptions,
-  origin = 'cli',
-): Promise<StoredLayout> {
-  // A connection of its own: WATCH must not share a connection with other MULTI/EXEC blocks.
-  const client = await connectRedis(url, { reconnect: false });
-  try {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const current = await readLayout(client, cluster);
-      const partitions = addPartitionsToFiles(current.hardware, current.partitions, options);
-      const files = { hardware: current.hardware, partitions };
-      const version = await replaceLayoutIfUnchanged(client, cluster, current.version, files, origin);
-      if (version !== undefined)
-        return { ...files, layout: buildLayout(files.hardware, files.partitions), version };
-    }
-    throw new Error(`add-partitions: the layout of ${cluster} kept changing; try again`);
-  } finally {
-    await closeRedis(client);
-  }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

@@ -3,6 +3,7 @@
  * add-partitions uses. Every replacement raises `layout:version` and publishes a `layout` message.
  */
 import type { Redis } from 'ioredis';
+import { type AddPartitionsOptions, addPartitionsToFiles } from './add-partitions.js';
 import { ClusterMapError } from './errors.js';
 import type { ClusterLayout } from './layout.js';
 import { buildLayout } from './load.js';
@@ -110,6 +111,30 @@ export async function pullLayout(url: string, cluster: string): Promise<StoredLa
   const client = await connectRedis(url, { reconnect: false });
   try {
     return await readLayout(client, cluster);
+  } finally {
+    await closeRedis(client);
+  }
+}
+
+/** Adds partitions to the layout stored in Redis (retrying if another writer raced); returns it. */
+export async function addPartitionsInRedis(
+  url: string,
+  cluster: string,
+  options: AddPartitionsOptions,
+  origin = 'cli',
+): Promise<StoredLayout> {
+  // A connection of its own: WATCH must not share a connection with other MULTI/EXEC blocks.
+  const client = await connectRedis(url, { reconnect: false });
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await readLayout(client, cluster);
+      const partitions = addPartitionsToFiles(current.hardware, current.partitions, options);
+      const files = { hardware: current.hardware, partitions };
+      const version = await replaceLayoutIfUnchanged(client, cluster, current.version, files, origin);
+      if (version !== undefined)
+        return { ...files, layout: buildLayout(files.hardware, files.partitions), version };
+    }
+    throw new Error(`add-partitions: the layout of ${cluster} kept changing; try again`);
   } finally {
     await closeRedis(client);
   }
