@@ -33,6 +33,19 @@ export async function writeLayout(
   if (layout.clusterName !== cluster) {
     throw new ClusterMapError(`the layout is for cluster "${layout.clusterName}", not "${cluster}"`);
   }
+  return (await storeLayout(client, cluster, files, origin)) as number;
+}
+
+/**
+ * Stores both files and raises the version in one transaction, then announces it; undefined when a
+ * WATCH on the connection aborted the transaction.
+ */
+async function storeLayout(
+  client: Redis,
+  cluster: string,
+  files: LayoutFiles,
+  origin: string,
+): Promise<number | undefined> {
   const keys = redisKeys(cluster);
   const result = await client
     .multi()
@@ -40,7 +53,8 @@ export async function writeLayout(
     .set(keys.partitions, JSON.stringify(files.partitions))
     .incr(keys.layoutVersion)
     .exec();
-  const version = Number(result?.[2]?.[1]);
+  if (result === null) return undefined;
+  const version = Number(result[2]?.[1]);
   await publish(client, cluster, { origin, kind: 'layout', version });
   return version;
 }
@@ -84,16 +98,7 @@ export async function replaceLayoutIfUnchanged(
     await client.unwatch();
     return undefined;
   }
-  const result = await client
-    .multi()
-    .set(keys.hardware, JSON.stringify(files.hardware))
-    .set(keys.partitions, JSON.stringify(files.partitions))
-    .incr(keys.layoutVersion)
-    .exec();
-  if (result === null) return undefined;
-  const version = Number(result[2]?.[1]);
-  await publish(client, cluster, { origin, kind: 'layout', version });
-  return version;
+  return storeLayout(client, cluster, files, origin);
 }
 
 /** Pushes a layout to the Redis at `url` for `cluster`; returns the new layout version. */
