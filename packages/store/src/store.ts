@@ -1,0 +1,533 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  type BlobId,
+  type BlobProperties,
+  type BlobState,
+  decodeBlobProperties,
+  decodeUserMetadata,
+  encodeBlobProperties,
+  encodeUserMetadata,
+  type MessageInfo,
+  expiresAtMs as propertiesExpiry,
+  type SealState,
+  type UserMetadata,
+  xxh64,
+} from '@ambry/protocol';
+import { BlobIndex } from './blob-index.js';
+import { readBlobSource } from './blob-source.js';
+import {
+  BlobDeletedError,
+  BlobExpiredError,
+  BlobNotFoundError,
+  InvalidStoreArgumentError,
+  RangeNotSatisfiableError,
+  type StoreError,
+  StoreUnavailableError,
+} from './errors.js';
+import { findEntries } from './find-entries.js';
+import {
+  FLAG_DELETED,
+  FLAG_TTL_UPDATED,
+  FLAG_UNDELETED,
+  type IndexValue,
+  isExpired,
+  MAX_EXPIRY_MS,
+  NEVER_EXPIRES,
+} from './index-value.js';
+import { applyRecord, MAX_LIFE_VERSION } from './life-cycle.js';
+import { Log } from './log.js';
+import { type ResolvedOptions, resolveOptions, type StoreOptions } from './options.js';
+import { readPut, readPutChecksums, type StoredPut } from './put-reader.js';
+import { encodePutRecord, RecordType } from './record.js';
+import { recoverLogTail } from './recovery.js';
+import { SealTracker } from './seal.js';
+import {
+  createDescriptor,
+  readDescriptor,
+  takeCleanShutdownMarker,
+  writeCleanShutdownMarker,
+} from './store-files.js';
+import { decodeToken, encodeToken } from './token.js';
+import { WritePipeline, type WriteResult } from './write-pipeline.js';
+
+/**
+ * One partition replica on local disk. See the package README for the API and docs/formats.md for the
+ * files. Writes go through the group-commit pipeline; reads consult the index and read the log.
+ */
+
+export interface PutInput {
+  readonly id: BlobId;
+  /** Decoded properties, or their encoded bytes (kept byte for byte, unknown extensions included). */
+  readonly properties: BlobProperties | Uint8Array;
+  readonly userMetadata?: UserMetadata | Uint8Array;
+  /** The bytes, or a stream of exactly `blobSize` bytes. */
+  readonly blob: Uint8Array | Readable;
+  /** Required with a stream; checked against a Buffer. Defaults to the Buffer's length. */
+  readonly blobSize?: number;
+  /** xxh64 of the blob when the caller already has it (the wire carries one); verified. */
+  readonly blobChecksum?: bigint;
+  /** Set by replication (the source's life version); local PUTs start at 0. */
+  readonly lifeVersion?: number;
+  readonly operationTimeMs?: number;
+}
+
+export interface GetOptions {
+  readonly includeDeleted?: boolean;
+  readonly includeExpired?: boolean;
+  /** A byte range of the blob; `length` is clamped to the end of the blob. */
+  readonly range?: { readonly offset: number; readonly length: number };
+}
+
+export interface UpdateOptions {
+  readonly operationTimeMs?: number;
+  /** Set by replication: the source's life version. Older than the stored one ⇒ ignored. */
+  readonly lifeVersion?: number;
+}
+
+export interface BlobInfo {
+  readonly id: BlobId;
+  readonly properties: BlobProperties;
+  /** Exactly the bytes given at PUT. */
+  readonly propertiesBytes: Buffer;
+  readonly userMetadata: UserMetadata;
+  readonly userMetadataBytes: Buffer;
+  readonly blobSize: number;
+  readonly blobChecksum: bigint;
+  readonly state: BlobState;
+}
+
+export interface StoredBlob extends BlobInfo {
+  /** The whole blob, or the range asked for. */
+  readonly blob: Buffer;
+  readonly range?: { readonly offset: number; readonly length: number };
+}
+
+export interface FindEntriesResult {
+  readonly entries: MessageInfo[];
+  /** Opaque; pass it to the next call. */
+  readonly token: Buffer;
+  /** Log bytes after the new token (how far the caller is behind). */
+  readonly lagBytes: number;
+}
+
+export interface StoreStats {
+  readonly bytesUsed: number;
+  readonly capacityBytes: number;
+  readonly blobCount: number;
+  readonly sealState: SealState;
+  readonly available: boolean;
+  readonly persistedIndexSegments: number;
+  readonly memoryRecords: number;
+  /** Records re-indexed from the log when the store opened, and bytes cut from a torn tail. */
+  readonly recoveredRecords: number;
+  readonly recoveryCutBytes: number;
+  readonly cleanStart: boolean;
+}
+
+type Lifecycle = 'open' | 'closing' | 'closed' | 'failed';
+
+export class BlobStore {
+  private lifecycle: Lifecycle = 'open';
+  private failure: StoreError | undefined;
+  private readonly pipeline: WritePipeline;
+  private readonly session = randomBytes(16);
+  private syncTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly options: ResolvedOptions,
+    private readonly log: Log,
+    private readonly index: BlobIndex,
+    private readonly incarnation: Buffer,
+    private readonly seal: SealTracker,
+    private readonly recovery: {
+      records: number;
+      cutBytes: number;
+      clean: boolean;
+      uncleanEnd: number | undefined;
+    },
+  ) {
+    const { config, logger, clock } = options;
+    this.pipeline = new WritePipeline(log, index, {
+      durable: config.durability === 'group-commit',
+      maxBatchBytes: config.maxBatchBytes,
+      maxQueuedBytes: config.maxQueuedBytes,
+      logger,
+      decideContext: () => ({ nowMs: clock(), ttlUpdateBufferMs: config.ttlUpdateBufferMs }),
+      refusePutsBecause: () => this.seal.refusePutsBecause(),
+      putChecksums: (value) => readPutChecksums(this.log, value),
+      onDiskFull: () => this.seal.markDiskFull(),
+      onFatal: (error) => this.fail(error),
+      afterBatch: () => this.afterBatch(),
+    });
+    if (config.durability === 'interval') {
+      this.syncTimer = setInterval(() => {
+        if (this.log.needsSync) this.log.sync().catch((error: unknown) => this.fail(syncFailure(error)));
+      }, config.syncIntervalMs);
+      this.syncTimer.unref();
+    }
+  }
+
+  /** Opens (creating or recovering as needed) the store in `options.dir`. */
+  static async open(input: StoreOptions): Promise<BlobStore> {
+    const options = resolveOptions(input);
+    const { io, dir, config, logger } = options;
+    await io.mkdir(dir);
+    const existing = await readDescriptor(io, dir);
+    const descriptor = existing ?? (await createDescriptor(io, dir, config.segmentBytes));
+    if (descriptor.segmentBytes !== config.segmentBytes) {
+      throw new InvalidStoreArgumentError(
+        `store ${dir} was created with segmentBytes ${descriptor.segmentBytes}, not ${config.segmentBytes}`,
+      );
+    }
+    const cleanEnd = await takeCleanShutdownMarker(io, dir);
+    const log = await Log.open(io, dir, config.segmentBytes, config.capacityBytes);
+    let index: BlobIndex | undefined;
+    try {
+      index = await BlobIndex.load(io, dir, config, log.startPosition, (name, error) =>
+        logger.warn(
+          { name, err: error },
+          'store dropped a damaged index segment; the log will be re-indexed',
+        ),
+      );
+      const clean =
+        cleanEnd !== undefined && cleanEnd === log.endPosition && index.checkpoint === log.endPosition;
+      let records = 0;
+      let cutBytes = 0;
+      if (!clean) {
+        const loaded = index;
+        const result = await recoverLogTail(
+          log,
+          index.checkpoint,
+          async (header, position, length) => {
+            const current = await loaded.lookup(header.key);
+            if (header.type === RecordType.PUT && current !== undefined) {
+              logger.warn({ position }, 'store recovery skipped a second PUT of an existing key');
+              return;
+            }
+            const value = applyRecord(current, header, position, length);
+            if (value !== undefined)
+              loaded.record(header.key, value, position, length, header.type === RecordType.PUT);
+          },
+          logger,
+        );
+        records = result.records;
+        cutBytes = result.cutBytes ?? 0;
+        logger.info({ dir, ...result }, 'store recovered its log tail');
+      }
+      const seal = new SealTracker(config, log.capacityBytes);
+      seal.update(log.endPosition);
+      return new BlobStore(options, log, index, descriptor.incarnation, seal, {
+        records,
+        cutBytes,
+        clean,
+        uncleanEnd: clean ? undefined : log.endPosition,
+      });
+    } catch (error) {
+      await index?.close();
+      await log.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Hex of the incarnation id: changes only when the store directory is recreated. */
+  get incarnationId(): string {
+    return this.incarnation.toString('hex');
+  }
+
+  async put(input: PutInput): Promise<WriteResult> {
+    this.assertOpen();
+    const { config, clock } = this.options;
+    const propertiesBytes = encodeProperties(input.properties);
+    const properties = decodeBlobProperties(propertiesBytes);
+    const userMetadataBytes = encodeMetadata(input.userMetadata ?? {});
+    const blob = await readBlobSource(input.blob, input.blobSize, config.maxBlobBytes);
+    if (properties.blobSize !== blob.length) {
+      throw new InvalidStoreArgumentError(
+        `properties say ${properties.blobSize} bytes, the blob has ${blob.length}`,
+      );
+    }
+    const blobChecksum = xxh64(blob);
+    if (input.blobChecksum !== undefined && input.blobChecksum !== blobChecksum) {
+      throw new InvalidStoreArgumentError('the blob does not match its checksum');
+    }
+    const lifeVersion = input.lifeVersion ?? 0;
+    if (!Number.isInteger(lifeVersion) || lifeVersion < 0 || lifeVersion > MAX_LIFE_VERSION) {
+      throw new InvalidStoreArgumentError(`life version ${lifeVersion} is out of range`);
+    }
+    const key = input.id.toBytes();
+    const fields = {
+      key,
+      lifeVersion,
+      accountId: properties.accountId,
+      containerId: properties.containerId,
+      operationTimeMs: validTime(input.operationTimeMs ?? clock()),
+      expiresAtMs: Math.min(propertiesExpiry(properties) ?? NEVER_EXPIRES, MAX_EXPIRY_MS),
+    };
+    const encoded = encodePutRecord(fields, propertiesBytes, userMetadataBytes, blob, blobChecksum);
+    return this.pipeline.submit({ type: 'put', key, keyText: input.id.toString(), fields, encoded });
+  }
+
+  async get(id: BlobId, options: GetOptions = {}): Promise<StoredBlob> {
+    const { value, put } = await this.readLive(id, options, 'all');
+    const info = this.toInfo(id, value, put);
+    const range = options.range;
+    if (range === undefined) return { ...info, blob: put.blob! };
+    const blobSize = put.blob!.length;
+    if (
+      !Number.isSafeInteger(range.offset) ||
+      !Number.isSafeInteger(range.length) ||
+      range.offset < 0 ||
+      range.length < 1 ||
+      range.offset >= blobSize
+    ) {
+      throw new RangeNotSatisfiableError(range.offset, range.length, blobSize);
+    }
+    const length = Math.min(range.length, blobSize - range.offset);
+    return {
+      ...info,
+      blob: put.blob!.subarray(range.offset, range.offset + length),
+      range: { offset: range.offset, length },
+    };
+  }
+
+  /** Properties, user metadata and state, without reading the blob bytes. */
+  async getInfo(id: BlobId, options: Omit<GetOptions, 'range'> = {}): Promise<BlobInfo> {
+    const { value, put } = await this.readLive(id, options, 'info');
+    return this.toInfo(id, value, put);
+  }
+
+  delete(id: BlobId, options: UpdateOptions = {}): Promise<WriteResult> {
+    return this.update(RecordType.DELETE, id, options);
+  }
+
+  /** Sets a new expiry (epoch ms, or -1 for never: what the frontend's TTL update does). */
+  updateTtl(id: BlobId, expiresAtMs: number, options: UpdateOptions = {}): Promise<WriteResult> {
+    if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs < NEVER_EXPIRES) {
+      return Promise.reject(
+        new InvalidStoreArgumentError(`expiry ${expiresAtMs} is not an epoch ms value or -1`),
+      );
+    }
+    return this.update(RecordType.TTL_UPDATE, id, options, Math.min(expiresAtMs, MAX_EXPIRY_MS));
+  }
+
+  undelete(id: BlobId, options: UpdateOptions = {}): Promise<WriteResult> {
+    return this.update(RecordType.UNDELETE, id, options);
+  }
+
+  /**
+   * Entries changed since `token` (empty = from the beginning), each with its key's current state, until
+   * about `maxBytes` of blob records are covered; and the token to continue from.
+   */
+  async findEntriesSince(token: Uint8Array, maxBytes: number): Promise<FindEntriesResult> {
+    this.assertOpen();
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new InvalidStoreArgumentError(`maxBytes ${maxBytes} must be a positive integer`);
+    }
+    const found = await findEntries(
+      {
+        index: this.index,
+        incarnation: this.incarnation,
+        session: this.session,
+        uncleanEnd: this.recovery.uncleanEnd,
+      },
+      decodeToken(token),
+      maxBytes,
+    );
+    return {
+      entries: found.entries.map(({ id, value }) => ({
+        blobId: id,
+        size: value.putSize,
+        expiresAtMs: value.expiresAtMs,
+        deleted: (value.flags & FLAG_DELETED) !== 0,
+        ttlUpdated: (value.flags & FLAG_TTL_UPDATED) !== 0,
+        undeleted: (value.flags & FLAG_UNDELETED) !== 0,
+        lifeVersion: value.lifeVersion,
+        operationTimeMs: value.operationTimeMs,
+        accountId: value.accountId,
+        containerId: value.containerId,
+      })),
+      token: encodeToken(found.token),
+      lagBytes: Math.max(0, this.index.indexedEnd - found.position),
+    };
+  }
+
+  /** The ids this store holds no PUT for (deleted or expired blobs count as present). */
+  async findMissingKeys(ids: readonly BlobId[]): Promise<BlobId[]> {
+    this.assertOpen();
+    const missing: BlobId[] = [];
+    for (const id of ids) if ((await this.index.lookup(id.toBytes())) === undefined) missing.push(id);
+    return missing;
+  }
+
+  stats(): StoreStats {
+    return {
+      bytesUsed: this.log.endPosition,
+      capacityBytes: this.log.capacityBytes,
+      blobCount: this.index.putCount,
+      sealState: this.seal.state,
+      available: this.lifecycle === 'open',
+      persistedIndexSegments: this.index.persistedSegments.length,
+      memoryRecords: this.index.memoryRecords,
+      recoveredRecords: this.recovery.records,
+      recoveryCutBytes: this.recovery.cutBytes,
+      cleanStart: this.recovery.clean,
+    };
+  }
+
+  /**
+   * Finishes queued writes, makes everything durable, persists the in-memory index and writes the
+   * clean-shutdown marker, so the next open scans nothing.
+   */
+  async close(): Promise<void> {
+    if (this.lifecycle === 'closed' || this.lifecycle === 'closing') return;
+    const wasFailed = this.lifecycle === 'failed';
+    this.lifecycle = 'closing';
+    clearInterval(this.syncTimer);
+    try {
+      await this.pipeline.idle();
+      if (!wasFailed) {
+        await this.log.sync();
+        await this.index.settled().catch(() => {});
+        await this.index.persist(this.index.indexedEnd, () => this.log.sync());
+        await writeCleanShutdownMarker(this.options.io, this.options.dir, this.log.endPosition);
+      }
+    } finally {
+      this.lifecycle = 'closed';
+      await this.index.close();
+      await this.log.close().catch(() => {});
+    }
+  }
+
+  private async update(
+    type: RecordType.DELETE | RecordType.TTL_UPDATE | RecordType.UNDELETE,
+    id: BlobId,
+    options: UpdateOptions,
+    expiresAtMs?: number,
+  ): Promise<WriteResult> {
+    this.assertOpen();
+    const lifeVersion = options.lifeVersion;
+    if (
+      lifeVersion !== undefined &&
+      (!Number.isInteger(lifeVersion) || lifeVersion < 0 || lifeVersion > MAX_LIFE_VERSION)
+    ) {
+      throw new InvalidStoreArgumentError(`life version ${lifeVersion} is out of range`);
+    }
+    return this.pipeline.submit({
+      type: 'update',
+      key: id.toBytes(),
+      request: {
+        type,
+        keyText: id.toString(),
+        operationTimeMs: validTime(options.operationTimeMs ?? this.options.clock()),
+        expiresAtMs,
+        lifeVersion,
+      },
+    });
+  }
+
+  private async readLive(
+    id: BlobId,
+    options: GetOptions,
+    part: 'all' | 'info',
+  ): Promise<{ value: IndexValue; put: StoredPut }> {
+    this.assertOpen();
+    const value = await this.index.lookup(id.toBytes());
+    const keyText = id.toString();
+    if (value === undefined) throw new BlobNotFoundError(keyText);
+    if ((value.flags & FLAG_DELETED) !== 0 && options.includeDeleted !== true)
+      throw new BlobDeletedError(keyText);
+    if (isExpired(value, this.options.clock()) && options.includeExpired !== true)
+      throw new BlobExpiredError(keyText);
+    return { value, put: await readPut(this.log, value, part) };
+  }
+
+  private toInfo(id: BlobId, value: IndexValue, put: StoredPut): BlobInfo {
+    return {
+      id,
+      properties: decodeBlobProperties(put.propertiesBytes),
+      propertiesBytes: put.propertiesBytes,
+      userMetadata: decodeUserMetadata(put.userMetadataBytes),
+      userMetadataBytes: put.userMetadataBytes,
+      blobSize: put.blobSize,
+      blobChecksum: put.blobChecksum,
+      state: {
+        deleted: (value.flags & FLAG_DELETED) !== 0,
+        expired: isExpired(value, this.options.clock()),
+        ttlUpdated: (value.flags & FLAG_TTL_UPDATED) !== 0,
+        lifeVersion: value.lifeVersion,
+        expiresAtMs: value.expiresAtMs,
+        operationTimeMs: value.operationTimeMs,
+      },
+    };
+  }
+
+  private afterBatch(): void {
+    this.seal.update(this.log.endPosition);
+    if (this.index.shouldPersist) {
+      this.index
+        .persist(this.index.indexedEnd, () => this.log.sync())
+        .catch((error: unknown) => {
+          this.options.logger.error({ err: error }, 'store could not persist an index segment; will retry');
+        });
+    }
+  }
+
+  private fail(error: StoreError): void {
+    if (this.lifecycle !== 'open') return;
+    this.lifecycle = 'failed';
+    this.failure = error;
+    clearInterval(this.syncTimer);
+    this.options.logger.error({ err: error, dir: this.options.dir }, 'store stopped serving');
+    this.pipeline.abort(error);
+  }
+
+  private assertOpen(): void {
+    if (this.lifecycle === 'open') return;
+    if (this.lifecycle === 'failed') throw this.failure!;
+    throw new StoreUnavailableError(`store ${this.options.dir} is ${this.lifecycle}`);
+  }
+}
+
+function syncFailure(error: unknown): StoreError {
+  return new StoreUnavailableError(`log fsync failed (${String(error)})`, { cause: error });
+}
+
+function validTime(ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_EXPIRY_MS) {
+    throw new InvalidStoreArgumentError(`operation time ${ms} is not a valid epoch ms value`);
+  }
+  return ms;
+}
+
+function encodeProperties(properties: BlobProperties | Uint8Array): Buffer {
+  if (properties instanceof Uint8Array) {
+    const bytes = Buffer.from(properties);
+    try {
+      decodeBlobProperties(bytes);
+    } catch (error) {
+      throw new InvalidStoreArgumentError(`blob properties do not decode: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    return bytes;
+  }
+  try {
+    return encodeBlobProperties(properties);
+  } catch (error) {
+    throw new InvalidStoreArgumentError(`blob properties are invalid: ${String(error)}`, { cause: error });
+  }
+}
+
+function encodeMetadata(metadata: UserMetadata | Uint8Array): Buffer {
+  try {
+    if (metadata instanceof Uint8Array) {
+      const bytes = Buffer.from(metadata);
+      decodeUserMetadata(bytes);
+      return bytes;
+    }
+    return encodeUserMetadata(metadata);
+  } catch (error) {
+    throw new InvalidStoreArgumentError(`user metadata is invalid: ${String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,273 @@
+import type { Logger } from '@ambry/protocol';
+import type { BlobIndex } from './blob-index.js';
+import {
+  BlobAlreadyExistsError,
+  DiskFullError,
+  StoreBusyError,
+  type StoreError,
+  StoreIoError,
+  StoreReadOnlyError,
+  StoreUnavailableError,
+} from './errors.js';
+import type { IndexValue } from './index-value.js';
+import { ioErrorCode } from './io.js';
+import {
+  type AppliedFields,
+  applyRecord,
+  type DecideContext,
+  decideUpdate,
+  type UpdateRequest,
+} from './life-cycle.js';
+import type { AppendItem, Log } from './log.js';
+import { type EncodedPut, encodeUpdateRecord, type PutRecordFields, RecordType } from './record.js';
+
+/**
+ * Group commit. Writes queue up; one loop takes everything queued (up to a byte bound), decides each
+ * operation against the index plus the effects of earlier operations in the same batch, appends all
+ * records with one write per segment, fsyncs once, and only then makes them visible in the index and
+ * resolves their promises. Readers therefore never see a record that is not whole (and, under the
+ * default policy, durable).
+ */
+
+export interface WriteResult {
+  /** Life version of the blob after the operation. */
+  readonly lifeVersion: number;
+  /** False when the operation was a no-op: an identical retried PUT, or a replicated update older than the stored state. */
+  readonly applied: boolean;
+}
+
+export interface PutChecksums {
+  readonly propertiesChecksum: bigint;
+  readonly userMetadataChecksum: bigint;
+  readonly blobChecksum: bigint;
+}
+
+export type WriteOp =
+  | {
+      readonly type: 'put';
+      readonly key: Buffer;
+      readonly keyText: string;
+      readonly fields: PutRecordFields;
+      readonly encoded: EncodedPut;
+    }
+  | { readonly type: 'update'; readonly key: Buffer; readonly request: UpdateRequest };
+
+interface Queued {
+  readonly op: WriteOp;
+  readonly bytes: number;
+  readonly resolve: (result: WriteResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Prepared {
+  readonly queued: Queued;
+  readonly result: WriteResult;
+  readonly append?: {
+    readonly item: AppendItem;
+    readonly position: number;
+    readonly value: IndexValue;
+    readonly isPut: boolean;
+  };
+}
+
+export interface PipelineHooks {
+  readonly durable: boolean;
+  readonly maxBatchBytes: number;
+  readonly maxQueuedBytes: number;
+  readonly logger: Logger;
+  readonly decideContext: () => DecideContext;
+  /** Why PUTs are refused right now, or undefined when they are accepted. */
+  readonly refusePutsBecause: () => string | undefined;
+  /** Checksums of the PUT a value points at (read from the log), to tell a retried PUT from a conflicting one. */
+  readonly putChecksums: (value: IndexValue) => Promise<PutChecksums>;
+  readonly onDiskFull: (error: unknown) => void;
+  /** The store cannot go on (a failed fsync, a write it could not cut back). */
+  readonly onFatal: (error: StoreError) => void;
+  readonly afterBatch: () => void;
+}
+
+export class WritePipeline {
+  private readonly queue: Queued[] = [];
+  private queuedBytes = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly log: Log,
+    private readonly index: BlobIndex,
+    private readonly hooks: PipelineHooks,
+  ) {}
+
+  submit(op: WriteOp): Promise<WriteResult> {
+    const bytes = op.type === 'put' ? op.encoded.length : 128;
+    if (this.queuedBytes + bytes > this.hooks.maxQueuedBytes && this.queue.length > 0) {
+      return Promise.reject(new StoreBusyError(this.queuedBytes + bytes, this.hooks.maxQueuedBytes));
+    }
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.queue.push({ op, bytes, resolve, reject });
+      this.queuedBytes += bytes;
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.running !== undefined) return;
+    this.running = this.drainQueue().finally(() => {
+      this.running = undefined;
+      // A write queued between the loop's last check and this callback would otherwise wait forever.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  /** Resolves once every write submitted so far has been settled. */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  /** Rejects everything still queued (the store failed or is closing). */
+  abort(error: unknown): void {
+    for (const queued of this.queue.splice(0)) queued.reject(error);
+    this.queuedBytes = 0;
+  }
+
+  private async drainQueue(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch: Queued[] = [];
+      let bytes = 0;
+      while (
+        this.queue.length > 0 &&
+        (batch.length === 0 || bytes + this.queue[0]!.bytes <= this.hooks.maxBatchBytes)
+      ) {
+        const next = this.queue.shift()!;
+        bytes += next.bytes;
+        batch.push(next);
+      }
+      this.queuedBytes -= bytes;
+      try {
+        await this.writeBatch(batch);
+      } catch (error) {
+        // writeBatch settles every operation itself; anything escaping is a bug, surfaced on the batch.
+        for (const queued of batch) queued.reject(error);
+      }
+    }
+  }
+
+  private async writeBatch(batch: readonly Queued[]): Promise<void> {
+    const overlay = new Map<string, IndexValue | undefined>();
+    const batchPuts = new Map<string, EncodedPut>();
+    const nextPosition = this.log.planner();
+    const ctx = this.hooks.decideContext();
+    const prepared: Prepared[] = [];
+
+    for (const queued of batch) {
+      const { op } = queued;
+      try {
+        const keyText = op.type === 'put' ? op.keyText : op.request.keyText;
+        const current = overlay.has(keyText) ? overlay.get(keyText) : await this.index.lookup(op.key);
+        let header: AppliedFields;
+        let item: AppendItem;
+        if (op.type === 'put') {
+          if (current !== undefined) {
+            const existing = batchPuts.get(keyText) ?? (await this.hooks.putChecksums(current));
+            if (!sameContent(existing, op.encoded)) throw new BlobAlreadyExistsError(keyText);
+            prepared.push({ queued, result: { lifeVersion: current.lifeVersion, applied: false } });
+            continue;
+          }
+          const refusal = this.hooks.refusePutsBecause();
+          if (refusal !== undefined) throw new StoreReadOnlyError(refusal);
+          header = { ...op.fields, type: RecordType.PUT };
+          item = { length: op.encoded.length, buffers: op.encoded.buffers };
+          batchPuts.set(keyText, op.encoded);
+        } else {
+          const decision = decideUpdate(current, op.request, ctx);
+          if (decision.kind === 'ignore') {
+            prepared.push({ queued, result: { lifeVersion: decision.lifeVersion, applied: false } });
+            continue;
+          }
+          const fields = {
+            type: op.request.type,
+            key: op.key,
+            lifeVersion: decision.lifeVersion,
+            accountId: current!.accountId,
+            containerId: current!.containerId,
+            operationTimeMs: op.request.operationTimeMs,
+            expiresAtMs: decision.expiresAtMs,
+          };
+          header = fields;
+          const record = encodeUpdateRecord(fields);
+          item = { length: record.length, buffers: [record] };
+        }
+        const position = nextPosition(item.length);
+        const value = applyRecord(current, header, position, item.length)!;
+        overlay.set(keyText, value);
+        prepared.push({
+          queued,
+          result: { lifeVersion: value.lifeVersion, applied: true },
+          append: { item, position, value, isPut: header.type === RecordType.PUT },
+        });
+      } catch (error) {
+        queued.reject(error);
+      }
+    }
+
+    const appends = prepared.filter((p) => p.append !== undefined);
+    if (appends.length > 0) {
+      const failure = await this.appendDurably(appends.map((p) => p.append!));
+      if (failure !== undefined) {
+        for (const p of prepared) p.queued.reject(failure);
+        return;
+      }
+      for (const { queued, append } of appends) {
+        this.index.record(queued.op.key, append!.value, append!.position, append!.item.length, append!.isPut);
+      }
+    }
+    for (const p of prepared) p.queued.resolve(p.result);
+    this.hooks.afterBatch();
+  }
+
+  /** Appends (and fsyncs, under the durable policy); returns the error to give the batch, if any. */
+  private async appendDurably(
+    appends: readonly NonNullable<Prepared['append']>[],
+  ): Promise<StoreError | undefined> {
+    try {
+      await this.log.append(
+        appends.map((a) => a.item),
+        appends.map((a) => a.position),
+      );
+    } catch (error) {
+      const cutBack = (error as { cutBack?: boolean }).cutBack !== false;
+      const code = ioErrorCode(error);
+      const failure =
+        code === 'ENOSPC'
+          ? new DiskFullError('the file system is full', { cause: error })
+          : new StoreIoError(`log write failed (${code ?? String(error)})`, { cause: error });
+      if (code === 'ENOSPC') this.hooks.onDiskFull(error);
+      if (!cutBack) {
+        this.hooks.onFatal(
+          new StoreUnavailableError('a failed log write could not be cut back', { cause: error }),
+        );
+      }
+      this.hooks.logger.error({ err: error, cutBack }, 'store log write failed');
+      return failure;
+    }
+    if (!this.hooks.durable) return undefined;
+    try {
+      await this.log.sync();
+      return undefined;
+    } catch (error) {
+      // After a failed fsync the page cache state is unknown (fsyncgate): stop rather than guess.
+      const fatal = new StoreUnavailableError(`log fsync failed (${ioErrorCode(error) ?? String(error)})`, {
+        cause: error,
+      });
+      this.hooks.onFatal(fatal);
+      return fatal;
+    }
+  }
+}
+
+function sameContent(a: PutChecksums, b: PutChecksums): boolean {
+  return (
+    a.blobChecksum === b.blobChecksum &&
+    a.propertiesChecksum === b.propertiesChecksum &&
+    a.userMetadataChecksum === b.userMetadataChecksum
+  );
+}
