@@ -1,11 +1,10 @@
 /**
- * Runs the first ```ts block of a package README as a program (with tsx, in a temp dir), so the
+ * Runs the first ```ts block of a package README as a program (with tsx, in a temp dir inside the package), so the
  * documented example stays true. The import of the package by name is pointed at its sources.
  * Shared by the packages' readme-example tests; not published.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,7 +24,9 @@ export async function runReadmeExample(packageDir: URL, packageName: string): Pr
   if (!block) throw new Error(`${packageName} README has no ts code block`);
   const source = fileURLToPath(new URL('src/index.ts', packageDir));
   const program = block.replaceAll(`from '${packageName}'`, `from ${JSON.stringify(source)}`);
-  const dir = mkdtempSync(join(tmpdir(), 'ambry-readme-'));
+  // Inside the package, so imports of workspace siblings (`@ambry/protocol`) resolve as they do for
+  // the package itself (to one copy of each module).
+  const dir = mkdtempSync(join(fileURLToPath(packageDir), '.readme-example-'));
   try {
     const file = join(dir, 'example.mts');
     writeFileSync(file, program);

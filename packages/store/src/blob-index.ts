@@ -86,6 +86,10 @@ export class BlobIndex {
       if (!dropRest) {
         try {
           const segment = await PersistedIndexSegment.open(io, dir, name);
+          await segment.verifyEntries().catch(async (error: unknown) => {
+            await segment.close().catch(() => {});
+            throw error;
+          });
           if (
             segment.startPosition === expectedStart &&
             name === indexSegmentFileName(segment.startPosition)

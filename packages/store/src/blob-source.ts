@@ -14,16 +14,7 @@ export async function readBlobSource(
   if (declaredSize !== undefined && (!Number.isSafeInteger(declaredSize) || declaredSize < 0)) {
     throw new InvalidStoreArgumentError(`blob size ${declaredSize} is not a non-negative integer`);
   }
-  if (!(source instanceof Readable)) {
-    const bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
-    if (declaredSize !== undefined && declaredSize !== bytes.length) {
-      throw new InvalidStoreArgumentError(
-        `blob size ${declaredSize} does not match the ${bytes.length} bytes given`,
-      );
-    }
-    if (bytes.length > maxBlobBytes) throw tooLarge(bytes.length, maxBlobBytes);
-    return bytes;
-  }
+  if (!(source instanceof Readable)) return blobFromBytes(source, declaredSize, maxBlobBytes);
   if (declaredSize === undefined) {
     source.destroy();
     throw new InvalidStoreArgumentError('a streamed blob needs its blobSize');
@@ -54,6 +45,21 @@ export async function readBlobSource(
     throw new InvalidStoreArgumentError(`the blob stream ended after ${filled} of ${declaredSize} bytes`);
   }
   return target;
+}
+
+export function blobFromBytes(
+  source: Uint8Array,
+  declaredSize: number | undefined,
+  maxBlobBytes: number,
+): Buffer {
+  const bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  if (declaredSize !== undefined && declaredSize !== bytes.length) {
+    throw new InvalidStoreArgumentError(
+      `blob size ${declaredSize} does not match the ${bytes.length} bytes given`,
+    );
+  }
+  if (bytes.length > maxBlobBytes) throw tooLarge(bytes.length, maxBlobBytes);
+  return bytes;
 }
 
 function tooLarge(size: number, limit: number): InvalidStoreArgumentError {

@@ -123,3 +123,18 @@ export class StoreBusyError extends StoreError {
     super(ErrorCode.SERVER_BUSY, `store write queue holds ${queuedBytes} bytes, over the limit of ${limit}`);
   }
 }
+
+/**
+ * A failure from below (the file system, a decoder) as a StoreError: typed errors pass through, anything
+ * else becomes an IO_ERROR naming what was being done, with the original as its cause.
+ */
+export function asStoreError(error: unknown, doing: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error
+      ? String((error as { code: unknown }).code)
+      : undefined;
+  return new StoreIoError(`${doing} failed${code === undefined ? '' : ` (${code})`}: ${String(error)}`, {
+    cause: error,
+  });
+}

@@ -75,8 +75,11 @@ export function decideUpdate(
     case RecordType.TTL_UPDATE: {
       const expiresAtMs = request.expiresAtMs ?? NEVER_EXPIRES;
       if (replicated) {
-        if (incoming === current.lifeVersion && (deleted || (current.flags & FLAG_TTL_UPDATED) !== 0))
+        // A deleted blob takes no TTL update at any life version: applying one from a newer life would
+        // raise the stored life version and make the UNDELETE of that same life look already applied.
+        if (deleted || (incoming === current.lifeVersion && (current.flags & FLAG_TTL_UPDATED) !== 0)) {
           return ignore;
+        }
         return { kind: 'append', lifeVersion: incoming, expiresAtMs };
       }
       if (deleted) throw new BlobDeletedError(request.keyText);

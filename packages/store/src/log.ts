@@ -45,6 +45,8 @@ function encodeSegmentHeader(segment: number, segmentBytes: number): Buffer {
 export class Log {
   private readonly dirty = new Set<Segment>();
   private syncChain: Promise<void> = Promise.resolve();
+  /** End position when closed, so stats of a closed store still answer. */
+  private closedEnd = LOG_SEGMENT_HEADER_BYTES;
 
   private constructor(
     private readonly io: StoreIo,
@@ -98,7 +100,8 @@ export class Log {
 
   /** Position right after the last byte in the log. */
   get endPosition(): number {
-    const last = this.segments.at(-1)!;
+    const last = this.segments.at(-1);
+    if (last === undefined) return this.closedEnd;
     return last.number * this.segmentBytes + last.size;
   }
 
@@ -247,6 +250,7 @@ export class Log {
   async close(): Promise<void> {
     const errors: unknown[] = [];
     for (const segment of this.segments) await segment.file.close().catch((e: unknown) => errors.push(e));
+    if (this.segments.length > 0) this.closedEnd = this.endPosition;
     this.segments.length = 0;
     if (errors.length > 0) throw errors[0];
   }
@@ -256,7 +260,10 @@ export class Log {
     // newer segment and lose the older one's tail.
     const previous = this.segments.at(-1)!;
     if (this.dirty.has(previous)) {
-      await previous.file.datasync();
+      await previous.file.datasync().catch((error: unknown) => {
+        // Flagged so the store treats it like any failed fsync (fatal), not as a retryable write error.
+        throw Object.assign(error instanceof Error ? error : new Error(String(error)), { syncFailed: true });
+      });
       this.dirty.delete(previous);
     }
     await this.addSegment(number);

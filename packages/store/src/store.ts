@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   type BlobId,
   type BlobProperties,
@@ -15,11 +15,13 @@ import {
   xxh64,
 } from '@ambry/protocol';
 import { BlobIndex } from './blob-index.js';
-import { readBlobSource } from './blob-source.js';
+import { blobFromBytes, readBlobSource } from './blob-source.js';
 import {
+  asStoreError,
   BlobDeletedError,
   BlobExpiredError,
   BlobNotFoundError,
+  DataCorruptError,
   InvalidStoreArgumentError,
   RangeNotSatisfiableError,
   type StoreError,
@@ -123,6 +125,9 @@ export interface StoreStats {
   readonly recoveredRecords: number;
   readonly recoveryCutBytes: number;
   readonly cleanStart: boolean;
+  /** Group commit: write batches appended since open, and the records they held. */
+  readonly writeBatches: number;
+  readonly batchedRecords: number;
 }
 
 type Lifecycle = 'open' | 'closing' | 'closed' | 'failed';
@@ -174,6 +179,10 @@ export class BlobStore {
     const { io, dir, config, logger } = options;
     await io.mkdir(dir);
     const existing = await readDescriptor(io, dir);
+    if (existing === undefined && (await io.readdir(dir)).some((name) => /\.(log|idx)$/.test(name))) {
+      // A new incarnation id would silently make every peer's token restart; refuse instead.
+      throw new DataCorruptError(`store ${dir} has log or index files but no descriptor`);
+    }
     const descriptor = existing ?? (await createDescriptor(io, dir, config.segmentBytes));
     if (descriptor.segmentBytes !== config.segmentBytes) {
       throw new InvalidStoreArgumentError(
@@ -241,7 +250,11 @@ export class BlobStore {
     const propertiesBytes = encodeProperties(input.properties);
     const properties = decodeBlobProperties(propertiesBytes);
     const userMetadataBytes = encodeMetadata(input.userMetadata ?? {});
-    const blob = await readBlobSource(input.blob, input.blobSize, config.maxBlobBytes);
+    // A Buffer is taken without yielding, so writes issued one after another are queued in that order.
+    const blob =
+      input.blob instanceof Readable
+        ? await readBlobSource(input.blob, input.blobSize, config.maxBlobBytes)
+        : blobFromBytes(input.blob, input.blobSize, config.maxBlobBytes);
     if (properties.blobSize !== blob.length) {
       throw new InvalidStoreArgumentError(
         `properties say ${properties.blobSize} bytes, the blob has ${blob.length}`,
@@ -324,6 +337,7 @@ export class BlobStore {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
       throw new InvalidStoreArgumentError(`maxBytes ${maxBytes} must be a positive integer`);
     }
+    const decoded = decodeToken(token);
     const found = await findEntries(
       {
         index: this.index,
@@ -331,9 +345,11 @@ export class BlobStore {
         session: this.session,
         uncleanEnd: this.recovery.uncleanEnd,
       },
-      decodeToken(token),
+      decoded,
       maxBytes,
-    );
+    ).catch((error: unknown) => {
+      throw asStoreError(error, 'finding entries');
+    });
     return {
       entries: found.entries.map(({ id, value }) => ({
         blobId: id,
@@ -356,7 +372,11 @@ export class BlobStore {
   async findMissingKeys(ids: readonly BlobId[]): Promise<BlobId[]> {
     this.assertOpen();
     const missing: BlobId[] = [];
-    for (const id of ids) if ((await this.index.lookup(id.toBytes())) === undefined) missing.push(id);
+    try {
+      for (const id of ids) if ((await this.index.lookup(id.toBytes())) === undefined) missing.push(id);
+    } catch (error) {
+      throw asStoreError(error, 'looking up keys');
+    }
     return missing;
   }
 
@@ -372,6 +392,8 @@ export class BlobStore {
       recoveredRecords: this.recovery.records,
       recoveryCutBytes: this.recovery.cutBytes,
       cleanStart: this.recovery.clean,
+      writeBatches: this.pipeline.batches,
+      batchedRecords: this.pipeline.batchedRecords,
     };
   }
 
@@ -389,6 +411,8 @@ export class BlobStore {
       if (!wasFailed) {
         await this.log.sync();
         await this.index.settled().catch(() => {});
+        await this.index.persist(this.index.indexedEnd, () => this.log.sync());
+        // The first call only retries a part frozen by an earlier failed persist, if there is one.
         await this.index.persist(this.index.indexedEnd, () => this.log.sync());
         await writeCleanShutdownMarker(this.options.io, this.options.dir, this.log.endPosition);
       }
@@ -432,14 +456,18 @@ export class BlobStore {
     part: 'all' | 'info',
   ): Promise<{ value: IndexValue; put: StoredPut }> {
     this.assertOpen();
-    const value = await this.index.lookup(id.toBytes());
     const keyText = id.toString();
-    if (value === undefined) throw new BlobNotFoundError(keyText);
-    if ((value.flags & FLAG_DELETED) !== 0 && options.includeDeleted !== true)
-      throw new BlobDeletedError(keyText);
-    if (isExpired(value, this.options.clock()) && options.includeExpired !== true)
-      throw new BlobExpiredError(keyText);
-    return { value, put: await readPut(this.log, value, part) };
+    try {
+      const value = await this.index.lookup(id.toBytes());
+      if (value === undefined) throw new BlobNotFoundError(keyText);
+      if ((value.flags & FLAG_DELETED) !== 0 && options.includeDeleted !== true)
+        throw new BlobDeletedError(keyText);
+      if (isExpired(value, this.options.clock()) && options.includeExpired !== true)
+        throw new BlobExpiredError(keyText);
+      return { value, put: await readPut(this.log, value, part) };
+    } catch (error) {
+      throw asStoreError(error, `reading blob ${keyText}`);
+    }
   }
 
   private toInfo(id: BlobId, value: IndexValue, put: StoredPut): BlobInfo {

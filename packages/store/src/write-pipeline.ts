@@ -1,6 +1,7 @@
 import type { Logger } from '@ambry/protocol';
 import type { BlobIndex } from './blob-index.js';
 import {
+  asStoreError,
   BlobAlreadyExistsError,
   DiskFullError,
   StoreBusyError,
@@ -90,6 +91,9 @@ export class WritePipeline {
   private readonly queue: Queued[] = [];
   private queuedBytes = 0;
   private running: Promise<void> | undefined;
+  /** Batches appended and records in them, so callers can see how well group commit batches. */
+  batches = 0;
+  batchedRecords = 0;
 
   constructor(
     private readonly log: Log,
@@ -205,7 +209,7 @@ export class WritePipeline {
           append: { item, position, value, isPut: header.type === RecordType.PUT },
         });
       } catch (error) {
-        queued.reject(error);
+        queued.reject(asStoreError(error, 'preparing the write'));
       }
     }
 
@@ -216,6 +220,8 @@ export class WritePipeline {
         for (const p of prepared) p.queued.reject(failure);
         return;
       }
+      this.batches += 1;
+      this.batchedRecords += appends.length;
       for (const { queued, append } of appends) {
         this.index.record(queued.op.key, append!.value, append!.position, append!.item.length, append!.isPut);
       }
@@ -241,6 +247,14 @@ export class WritePipeline {
           ? new DiskFullError('the file system is full', { cause: error })
           : new StoreIoError(`log write failed (${code ?? String(error)})`, { cause: error });
       if (code === 'ENOSPC') this.hooks.onDiskFull(error);
+      if ((error as { syncFailed?: boolean }).syncFailed === true) {
+        // A segment fsync at a roll-over failed: as below, the page cache state is unknown.
+        const fatal = new StoreUnavailableError(`log fsync failed (${code ?? String(error)})`, {
+          cause: error,
+        });
+        this.hooks.onFatal(fatal);
+        return fatal;
+      }
       if (!cutBack) {
         this.hooks.onFatal(
           new StoreUnavailableError('a failed log write could not be cut back', { cause: error }),

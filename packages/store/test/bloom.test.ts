@@ -2,22 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BloomFilter, type KeyHashes, keyHashes, murmur3x86_32 } from '../src/bloom.js';
 import { DataCorruptError } from '../src/errors.js';
+import { xorshift32 } from './helpers.js';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-/**
- * xorshift32 (Marsaglia), so the false-positive measurements see the same keys on every run and cannot
- * flake. The seeds are fixed in the tests that use it.
- */
-function xorshift32(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 /** Random 27-byte keys, the length of a version-1 blob id. */
 function randomKeys(next: () => number, count: number): Uint8Array[] {

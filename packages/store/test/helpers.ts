@@ -42,15 +42,21 @@ export function propertiesFor(blobSize: number, overrides: Partial<BlobPropertie
   };
 }
 
-/** Deterministic bytes for blob number `n` (so a test can re-derive what it wrote). */
-export function blobBytes(n: number, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = (n * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
+/** xorshift32: a tiny seeded PRNG, so tests that need many random values are the same every run. */
+export function xorshift32(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    out[i] = x & 0xff;
-  }
+    return x >>> 0;
+  };
+}
+
+/** Deterministic bytes for blob number `n` (so a test can re-derive what it wrote). */
+export function blobBytes(n: number, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  const next = xorshift32((n * 2654435761) >>> 0);
+  for (let i = 0; i < size; i++) out[i] = next() & 0xff;
   return out;
 }

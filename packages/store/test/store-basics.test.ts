@@ -111,6 +111,18 @@ describe('BlobStore basics', () => {
     await store.close();
   });
 
+  it('applies writes in the order they were issued, without awaiting in between', async () => {
+    const store = await openStore();
+    const id = newId();
+    const [put, deleted, undeleted] = await Promise.all([
+      store.put({ id, properties: propertiesFor(2), blob: Buffer.from('hi') }),
+      store.delete(id),
+      store.undelete(id),
+    ]);
+    expect([put.applied, deleted.applied, undeleted.lifeVersion]).toEqual([true, true, 1]);
+    await store.close();
+  });
+
   it('reads expired blobs as expired unless asked to include them', async () => {
     let now = 1_700_000_000_000;
     const store = await openStore({ clock: () => now });
