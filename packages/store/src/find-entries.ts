@@ -18,8 +18,8 @@ export interface FindContext {
   readonly index: BlobIndex;
   readonly incarnation: Buffer;
   readonly session: Buffer;
-  /** Log end when this session opened after an unclean shutdown (undefined after a clean one). */
-  readonly uncleanEnd: number | undefined;
+  /** Where a journal token of an earlier session may resume (see SessionHistory). */
+  readonly resumePosition: (session: Buffer, position: number) => number;
 }
 
 export interface FoundEntries {
@@ -103,12 +103,11 @@ export async function findEntries(
       return first === undefined ? fromJournal(0) : fromSegment(first, undefined, 0);
     }
     case 'journal': {
-      let position = current.position;
-      // The log behind this token may have lost its unsynced tail in a crash: records written since
-      // then at those positions are new, so the peer resumes from where the log ended on restart.
-      if (!current.session.equals(ctx.session) && ctx.uncleanEnd !== undefined && position > ctx.uncleanEnd) {
-        position = ctx.uncleanEnd;
-      }
+      // The log behind a token from an earlier session may have lost its unsynced tail in a crash, and
+      // the positions been reused by new records: those are resent rather than skipped.
+      const position = current.session.equals(ctx.session)
+        ? current.position
+        : ctx.resumePosition(current.session, current.position);
       if (position >= index.journalStart) return fromJournal(position);
       const segment =
         index.segmentContaining(position) ?? index.persistedSegments.find((s) => s.startPosition >= position);

@@ -117,3 +117,68 @@ export async function writeCleanShutdownMarker(io: StoreIo, dir: string, logEnd:
   body.writeBigUInt64LE(BigInt(logEnd), 12);
   await writeDurably(io, dir, CLEAN_SHUTDOWN_FILE, sealed(body));
 }
+
+/**
+ * The last opens of this store: session id, log end right after recovery, and whether the shutdown
+ * before was clean. A journal token from session S cannot trust positions past the log end of any
+ * unclean open after S (the records it saw there may have been lost with an unsynced tail and the
+ * positions reused), however many restarts ago that was.
+ */
+export const SESSIONS_FILE = 'sessions';
+const SESSIONS_MAGIC = Buffer.from('AMBRYSES', 'latin1');
+const SESSION_ENTRY_BYTES = 32;
+export const MAX_SESSIONS = 64;
+
+export interface SessionEntry {
+  readonly session: Buffer;
+  readonly logEnd: number;
+  readonly clean: boolean;
+}
+
+export class SessionHistory {
+  constructor(readonly entries: readonly SessionEntry[]) {}
+
+  /** Where a journal token issued by `session` at `position` may resume. */
+  resumePosition(session: Buffer, position: number): number {
+    const at = this.entries.findIndex((e) => e.session.equals(session));
+    // An unknown session is older than the history: every open since may have been unclean.
+    const later = at >= 0 ? this.entries.slice(at + 1).filter((e) => !e.clean) : this.entries;
+    return later.reduce((p, e) => Math.min(p, e.logEnd), position);
+  }
+}
+
+/** Reads the history, appends this open and writes it back durably. A damaged file starts a new history. */
+export async function recordSession(io: StoreIo, dir: string, entry: SessionEntry): Promise<SessionHistory> {
+  const bytes = await readOptional(io, path.join(dir, SESSIONS_FILE));
+  let previous: SessionEntry[] = [];
+  if (bytes !== undefined && bytes.length >= 20) {
+    const count = bytes.readUInt16LE(10);
+    try {
+      const body = unseal(bytes, SESSIONS_MAGIC, 12 + count * SESSION_ENTRY_BYTES + 8, 'session history');
+      for (let i = 0; i < count; i++) {
+        const at = 12 + i * SESSION_ENTRY_BYTES;
+        previous.push({
+          session: Buffer.from(body.subarray(at, at + ID_BYTES)),
+          logEnd: Number(body.readBigUInt64LE(at + ID_BYTES)),
+          clean: (body.readUInt8(at + ID_BYTES + 8) & 1) === 1,
+        });
+      }
+    } catch {
+      // Without it, every older token is treated as from an unknown session: pulled back, never skipped.
+      previous = [];
+    }
+  }
+  const entries = [...previous, entry].slice(-MAX_SESSIONS);
+  const body = Buffer.alloc(12 + entries.length * SESSION_ENTRY_BYTES);
+  SESSIONS_MAGIC.copy(body, 0);
+  body.writeUInt16LE(FILE_VERSION, 8);
+  body.writeUInt16LE(entries.length, 10);
+  entries.forEach((e, i) => {
+    const at = 12 + i * SESSION_ENTRY_BYTES;
+    e.session.copy(body, at);
+    body.writeBigUInt64LE(BigInt(e.logEnd), at + ID_BYTES);
+    body.writeUInt8(e.clean ? 1 : 0, at + ID_BYTES + 8);
+  });
+  await writeDurably(io, dir, SESSIONS_FILE, sealed(body));
+  return new SessionHistory(entries);
+}

@@ -47,10 +47,12 @@ import { SealTracker } from './seal.js';
 import {
   createDescriptor,
   readDescriptor,
+  recordSession,
+  type SessionHistory,
   takeCleanShutdownMarker,
   writeCleanShutdownMarker,
 } from './store-files.js';
-import { decodeToken, encodeToken } from './token.js';
+import { decodeToken, encodeToken, ID_BYTES } from './token.js';
 import { WritePipeline, type WriteResult } from './write-pipeline.js';
 
 /**
@@ -136,7 +138,6 @@ export class BlobStore {
   private lifecycle: Lifecycle = 'open';
   private failure: StoreError | undefined;
   private readonly pipeline: WritePipeline;
-  private readonly session = randomBytes(16);
   private syncTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -145,12 +146,9 @@ export class BlobStore {
     private readonly index: BlobIndex,
     private readonly incarnation: Buffer,
     private readonly seal: SealTracker,
-    private readonly recovery: {
-      records: number;
-      cutBytes: number;
-      clean: boolean;
-      uncleanEnd: number | undefined;
-    },
+    private readonly recovery: { records: number; cutBytes: number; clean: boolean },
+    private readonly session: Buffer,
+    private readonly sessions: SessionHistory,
   ) {
     const { config, logger, clock } = options;
     this.pipeline = new WritePipeline(log, index, {
@@ -226,12 +224,18 @@ export class BlobStore {
       }
       const seal = new SealTracker(config, log.capacityBytes);
       seal.update(log.endPosition);
-      return new BlobStore(options, log, index, descriptor.incarnation, seal, {
-        records,
-        cutBytes,
-        clean,
-        uncleanEnd: clean ? undefined : log.endPosition,
-      });
+      const session = randomBytes(ID_BYTES);
+      const sessions = await recordSession(io, dir, { session, logEnd: log.endPosition, clean });
+      return new BlobStore(
+        options,
+        log,
+        index,
+        descriptor.incarnation,
+        seal,
+        { records, cutBytes, clean },
+        session,
+        sessions,
+      );
     } catch (error) {
       await index?.close();
       await log.close().catch(() => {});
@@ -343,7 +347,7 @@ export class BlobStore {
         index: this.index,
         incarnation: this.incarnation,
         session: this.session,
-        uncleanEnd: this.recovery.uncleanEnd,
+        resumePosition: (session, position) => this.sessions.resumePosition(session, position),
       },
       decoded,
       maxBytes,

@@ -220,7 +220,13 @@ describe('findEntriesSince', () => {
     expect(reopened.stats().bytesUsed).toBe(ends[6]);
     const fresh = await putBlobs(reopened, 5);
     expectEachOnce((await drain(reopened, token, 1)).entries, fresh);
+    // Still true after further clean restarts: the unclean open is remembered in the session history.
     await reopened.close();
+    const later = await openStore(dir, options);
+    await later.close();
+    const again = await openStore(dir, options);
+    expectEachOnce((await drain(again, token, 1)).entries, fresh);
+    await again.close();
   });
 
   it('reports the current state of a key, reached from a segment or from the journal', async () => {

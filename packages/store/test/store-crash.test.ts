@@ -298,11 +298,19 @@ function kindOf(e: WriteEvent): string {
   return e.file.replace(/^\d+/, '');
 }
 
-const KINDS = ['log records', 'log header', '.idx.tmp', 'clean-shutdown.tmp', 'store.descriptor.tmp'];
+const KINDS = [
+  'log records',
+  'log header',
+  '.idx.tmp',
+  'clean-shutdown.tmp',
+  'store.descriptor.tmp',
+  'sessions.tmp',
+];
 
 /**
  * Cut points: half uniform over the bytes (mostly records), half inside a write of a kind chosen
- * uniformly, so the rare writes (headers, index segments, the marker, the descriptor) get cut too.
+ * in turn, so the rare writes (headers, index segments, the marker, the descriptor, the session
+ * history) get cut too.
  */
 function cutPoints(events: readonly WriteEvent[], total: number, count: number, rng: () => number) {
   const cuts: { at: number; kind: string }[] = [];
@@ -311,7 +319,7 @@ function cutPoints(events: readonly WriteEvent[], total: number, count: number, 
       const at = Math.floor(rng() * total);
       cuts.push({ at, kind: kindOf(events.find((e) => e.start <= at && at < e.end)!) });
     } else {
-      const kind = KINDS[(i % 10) >> 1]!;
+      const kind = KINDS[(i >> 1) % KINDS.length]!;
       const ofKind = events.filter((e) => kindOf(e) === kind);
       const e = ofKind[Math.floor(rng() * ofKind.length)]!;
       cuts.push({ at: e.start + Math.floor(rng() * (e.end - e.start)), kind });
