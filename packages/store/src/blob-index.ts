@@ -4,6 +4,7 @@ import {
   isIndexSegmentFileName,
   PersistedIndexSegment,
   type SegmentEntry,
+  VERIFY_CHUNK_BYTES,
   writeIndexSegment,
 } from './index-segment.js';
 import type { IndexValue } from './index-value.js';
@@ -82,11 +83,12 @@ export class BlobIndex {
     const segments: PersistedIndexSegment[] = [];
     let expectedStart = logStart;
     let dropRest = false;
+    const scratch = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
     for (const name of names.filter(isIndexSegmentFileName)) {
       if (!dropRest) {
         try {
           const segment = await PersistedIndexSegment.open(io, dir, name);
-          await segment.verifyEntries().catch(async (error: unknown) => {
+          await segment.verifyEntries(scratch).catch(async (error: unknown) => {
             await segment.close().catch(() => {});
             throw error;
           });

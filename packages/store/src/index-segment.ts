@@ -154,30 +154,37 @@ function parseHeader(header: Buffer, name: string): SegmentHeader {
   return parsed;
 }
 
-const VERIFY_CHUNK_BYTES = 1024 * 1024;
+/** Size of the scratch buffer `verifyEntries` reads through (at least one block). */
+export const VERIFY_CHUNK_BYTES = 1024 * 1024;
 
-/** Checks every block of the entry area against its checksum, reading about a MiB at a time. */
+/**
+ * Checks every block of the entry area against its checksum, reading through one reused scratch buffer:
+ * opening a store verifies every segment, and a fresh buffer per read would leave the allocator holding
+ * tens of MB of freed memory afterwards.
+ */
 async function verifyBlocks(
   file: StoreFile,
   name: string,
   header: SegmentHeader,
   entriesOffset: number,
   checksums: Buffer,
+  scratch: Buffer,
 ): Promise<void> {
   const entryBytes = header.fieldLength + INDEX_VALUE_BYTES;
   const blockBytes = header.perBlock * entryBytes;
   const blockCount = Math.ceil(header.entryCount / header.perBlock);
-  const blocksPerChunk = Math.max(1, Math.floor(VERIFY_CHUNK_BYTES / blockBytes));
+  const buffer = scratch.length >= blockBytes ? scratch : Buffer.allocUnsafe(blockBytes);
+  const blocksPerChunk = Math.max(1, Math.floor(buffer.length / blockBytes));
   for (let first = 0; first < blockCount; first += blocksPerChunk) {
     const firstEntry = first * header.perBlock;
     const endEntry = Math.min(header.entryCount, (first + blocksPerChunk) * header.perBlock);
-    const chunk = Buffer.allocUnsafe((endEntry - firstEntry) * entryBytes);
-    if ((await file.read(chunk, 0, chunk.length, entriesOffset + firstEntry * entryBytes)) !== chunk.length) {
+    const length = (endEntry - firstEntry) * entryBytes;
+    if ((await file.read(buffer, 0, length, entriesOffset + firstEntry * entryBytes)) !== length) {
       throw new DataCorruptError(`index segment ${name}: shorter than its entries`);
     }
     for (let b = first; b < Math.min(blockCount, first + blocksPerChunk); b++) {
       const from = (b - first) * blockBytes;
-      const block = chunk.subarray(from, Math.min(chunk.length, from + blockBytes));
+      const block = buffer.subarray(from, Math.min(length, from + blockBytes));
       if (xxh64(block) !== checksums.readBigUInt64LE(b * 8)) {
         throw new DataCorruptError(`index segment ${name}: block ${b} checksum mismatch`);
       }
@@ -268,8 +275,8 @@ export class PersistedIndexSegment {
    * DataCorruptError for a damaged block; the store runs this on open, so a damaged entry drops its
    * segment and is re-indexed from the log instead of making its blobs unreadable.
    */
-  verifyEntries(): Promise<void> {
-    return verifyBlocks(this.file, this.name, this.header, this.entriesOffset, this.blockChecksums);
+  verifyEntries(scratch: Buffer = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES)): Promise<void> {
+    return verifyBlocks(this.file, this.name, this.header, this.entriesOffset, this.blockChecksums, scratch);
   }
 
   mightContain(hashes: KeyHashes): boolean {

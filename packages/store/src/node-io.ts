@@ -1,3 +1,4 @@
+import fsCallbacks from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { OpenFlags, StoreFile, StoreIo } from './io.js';
 
@@ -8,10 +9,15 @@ class NodeFile implements StoreFile {
   ) {}
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    // A single read may return fewer bytes than asked without being at end of file.
+    // A single read may return fewer bytes than asked without being at end of file. The callback API:
+    // FileHandle.read costs about 1.5x more main-thread time per call, which bounds small-GET rates.
     let total = 0;
     while (total < length) {
-      const { bytesRead } = await this.fh.read(buffer, offset + total, length - total, position + total);
+      const bytesRead = await new Promise<number>((resolve, reject) =>
+        fsCallbacks.read(this.fh.fd, buffer, offset + total, length - total, position + total, (error, n) =>
+          error ? reject(error) : resolve(n),
+        ),
+      );
       if (bytesRead === 0) break;
       total += bytesRead;
     }

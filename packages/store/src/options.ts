@@ -62,7 +62,7 @@ const configSchema = z
     /** Index entries per block of a persisted segment: one lookup reads one block. */
     entriesPerBlock: z.number().int().min(1).max(65_535).default(64),
     /** Target false-positive rate of each segment's bloom filter. */
-    bloomFalsePositiveRate: z.number().gt(0).lt(1).default(0.001),
+    bloomFalsePositiveRate: z.number().gt(0).lt(1).default(0.0001),
     /** Fraction of capacity past which PUTs are refused (Ambry: 95%). */
     readOnlyThreshold: z.number().gt(0).max(1).default(0.95),
     /** Fraction of capacity past which the replica reports partially sealed (Ambry: 50%). */

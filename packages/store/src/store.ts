@@ -134,6 +134,8 @@ export interface StoreStats {
 
 type Lifecycle = 'open' | 'closing' | 'closed' | 'failed';
 
+const MISSING_KEYS_PARALLEL = 64;
+
 export class BlobStore {
   private lifecycle: Lifecycle = 'open';
   private failure: StoreError | undefined;
@@ -251,8 +253,7 @@ export class BlobStore {
   async put(input: PutInput): Promise<WriteResult> {
     this.assertOpen();
     const { config, clock } = this.options;
-    const propertiesBytes = encodeProperties(input.properties);
-    const properties = decodeBlobProperties(propertiesBytes);
+    const { bytes: propertiesBytes, properties } = encodeProperties(input.properties);
     const userMetadataBytes = encodeMetadata(input.userMetadata ?? {});
     // A Buffer is taken without yielding, so writes issued one after another are queued in that order.
     const blob =
@@ -377,7 +378,14 @@ export class BlobStore {
     this.assertOpen();
     const missing: BlobId[] = [];
     try {
-      for (const id of ids) if ((await this.index.lookup(id.toBytes())) === undefined) missing.push(id);
+      // In slices, so reads of persisted blocks (bloom false positives, mostly) overlap but stay bounded.
+      for (let at = 0; at < ids.length; at += MISSING_KEYS_PARALLEL) {
+        const slice = ids.slice(at, at + MISSING_KEYS_PARALLEL);
+        const values = await Promise.all(slice.map((id) => this.index.lookup(id.toBytes())));
+        values.forEach((value, i) => {
+          if (value === undefined) missing.push(slice[i]!);
+        });
+      }
     } catch (error) {
       throw asStoreError(error, 'looking up keys');
     }
@@ -532,20 +540,14 @@ function validTime(ms: number): number {
   return ms;
 }
 
-function encodeProperties(properties: BlobProperties | Uint8Array): Buffer {
-  if (properties instanceof Uint8Array) {
-    const bytes = Buffer.from(properties);
-    try {
-      decodeBlobProperties(bytes);
-    } catch (error) {
-      throw new InvalidStoreArgumentError(`blob properties do not decode: ${String(error)}`, {
-        cause: error,
-      });
-    }
-    return bytes;
-  }
+/** The properties as stored bytes and as a value; bytes given by the caller are kept exactly. */
+function encodeProperties(input: BlobProperties | Uint8Array): { bytes: Buffer; properties: BlobProperties } {
   try {
-    return encodeBlobProperties(properties);
+    if (input instanceof Uint8Array) {
+      const bytes = Buffer.from(input);
+      return { bytes, properties: decodeBlobProperties(bytes) };
+    }
+    return { bytes: encodeBlobProperties(input), properties: input };
   } catch (error) {
     throw new InvalidStoreArgumentError(`blob properties are invalid: ${String(error)}`, { cause: error });
   }

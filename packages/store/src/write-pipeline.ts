@@ -135,6 +135,9 @@ export class WritePipeline {
 
   private async drainQueue(): Promise<void> {
     while (this.queue.length > 0) {
+      // One turn of the event loop before forming a batch: writers released by the previous batch (or
+      // arriving together) get to queue, so they share this fsync instead of waiting for the next.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch: Queued[] = [];
       let bytes = 0;
       while (
@@ -162,11 +165,21 @@ export class WritePipeline {
     const ctx = this.hooks.decideContext();
     const prepared: Prepared[] = [];
 
+    // Index lookups of the whole batch run together, so reads of persisted blocks overlap.
+    const lookups = new Map<string, Promise<IndexValue | undefined>>();
+    for (const { op } of batch) {
+      const keyText = op.type === 'put' ? op.keyText : op.request.keyText;
+      if (!lookups.has(keyText)) {
+        const lookup = this.index.lookup(op.key);
+        lookup.catch(() => {}); // observed where it is awaited; this keeps an unawaited one from being unhandled
+        lookups.set(keyText, lookup);
+      }
+    }
     for (const queued of batch) {
       const { op } = queued;
       try {
         const keyText = op.type === 'put' ? op.keyText : op.request.keyText;
-        const current = overlay.has(keyText) ? overlay.get(keyText) : await this.index.lookup(op.key);
+        const current = overlay.has(keyText) ? overlay.get(keyText) : await lookups.get(keyText);
         let header: AppliedFields;
         let item: AppendItem;
         if (op.type === 'put') {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import fsCallbacks, { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -66,15 +66,6 @@ describe('nodeIo files', () => {
     const proto = Object.getPrototypeOf(probe) as fs.FileHandle;
     await probe.close();
     const realWritev = proto.writev;
-    // The one overload that the store uses; `read`'s overloads defeat `.call` inference.
-    type Read = (
-      this: fs.FileHandle,
-      buf: Buffer,
-      off: number,
-      len: number,
-      pos: number,
-    ) => Promise<fs.FileReadResult<Buffer>>;
-    const realRead = proto.read as unknown as Read;
     // At most 3 bytes a call, so every multi-buffer write and every read comes back short.
     const writev = vi.spyOn(proto, 'writev').mockImplementation(function (this: fs.FileHandle, bufs, pos) {
       const first = bufs.find((b) => b.byteLength > 0)!;
@@ -84,15 +75,18 @@ describe('nodeIo files', () => {
         pos,
       );
     } as typeof proto.writev);
-    const read = vi.spyOn(proto, 'read').mockImplementation(function (
-      this: fs.FileHandle,
-      buf: Buffer,
-      off: number,
-      len: number,
-      pos: number,
-    ) {
-      return realRead.call(this, buf, off, Math.min(3, len), pos);
-    } as unknown as typeof proto.read);
+    const realRead = fsCallbacks.read;
+    type ReadCallback = (error: NodeJS.ErrnoException | null, bytesRead: number, buffer: Buffer) => void;
+    const read = vi
+      .spyOn(fsCallbacks, 'read')
+      .mockImplementation(((
+        fd: number,
+        buf: Buffer,
+        off: number,
+        len: number,
+        pos: number,
+        callback: ReadCallback,
+      ) => realRead(fd, buf, off, Math.min(3, len), pos, callback)) as unknown as typeof fsCallbacks.read);
 
     await file.writev([Buffer.from('abcdefg'), Buffer.from('hi'), Buffer.from('jklmnopq')], 4);
     expect(writev.mock.calls.length).toBeGreaterThan(3);
