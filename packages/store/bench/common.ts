@@ -1,7 +1,7 @@
 /** What the store benchmark and its child processes share: the store configuration and small helpers. */
 import { randomFillSync } from 'node:crypto';
 import { BlobId, BlobIdType } from '@ambry/protocol';
-import type { StoreConfigInput } from '../src/options.js';
+import { defaultStoreConfig, type StoreConfigInput } from '../src/options.js';
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -14,11 +14,12 @@ export const STORE_CONFIG = {
   segmentBytes: GiB,
 } as const satisfies StoreConfigInput;
 
-/** The defaults the RAM and cold-read figures depend on (src/options.ts), reported with the results. */
+/** The defaults the RAM and cold-read figures depend on, reported with the results. */
+const defaults = defaultStoreConfig();
 export const INDEX_DEFAULTS = {
-  maxMemoryRecords: 10_000,
-  entriesPerBlock: 64,
-  bloomFalsePositiveRate: 0.001,
+  maxMemoryRecords: defaults.maxMemoryRecords,
+  entriesPerBlock: defaults.entriesPerBlock,
+  bloomFalsePositiveRate: defaults.bloomFalsePositiveRate,
 } as const;
 
 /**

@@ -84,6 +84,10 @@ export class BlobIndex {
     let expectedStart = logStart;
     let dropRest = false;
     const scratch = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
+    const closeOpened = async (error: unknown): Promise<never> => {
+      for (const segment of segments) await segment.close().catch(() => {});
+      throw error;
+    };
     for (const name of names.filter(isIndexSegmentFileName)) {
       if (!dropRest) {
         try {
@@ -107,9 +111,9 @@ export class BlobIndex {
         }
         dropRest = true;
       }
-      await io.unlink(`${dir}/${name}`);
+      await io.unlink(`${dir}/${name}`).catch(closeOpened);
     }
-    if (dropRest) await io.syncDir(dir);
+    if (dropRest) await io.syncDir(dir).catch(closeOpened);
     return new BlobIndex(io, dir, limits, segments, expectedStart);
   }
 

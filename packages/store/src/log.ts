@@ -45,6 +45,8 @@ function encodeSegmentHeader(segment: number, segmentBytes: number): Buffer {
 export class Log {
   private readonly dirty = new Set<Segment>();
   private syncChain: Promise<void> = Promise.resolve();
+  /** The first failed fsync: every later sync fails too, as a retry may "succeed" on lost pages (fsyncgate). */
+  private syncError: unknown;
   /** End position when closed, so stats of a closed store still answer. */
   private closedEnd = LOG_SEGMENT_HEADER_BYTES;
 
@@ -69,7 +71,10 @@ export class Log {
         const number = Number(SEGMENT_NAME.exec(name)?.[1]);
         if (number !== i) throw new DataCorruptError(`log segment ${name} is out of sequence`);
         const file = await io.open(path.join(dir, name), 'r+');
-        const size = await file.size();
+        const size = await file.size().catch(async (error: unknown) => {
+          await file.close().catch(() => {});
+          throw error;
+        });
         const isLast = i === names.length - 1;
         if (size < LOG_SEGMENT_HEADER_BYTES && isLast && i > 0) {
           // A roll-over that crashed before the header was durable: nothing in it was acknowledged.
@@ -119,16 +124,20 @@ export class Log {
     return this.segmentBytes - LOG_SEGMENT_HEADER_BYTES;
   }
 
-  /** End position of the segment holding `position` (where a scan of that segment stops). */
+  /**
+   * End position of the segment holding `position` (where a scan of that segment stops). A position at a
+   * multiple of segmentBytes is the end of a full segment, never the start of the next (records start
+   * after its header): a record that exactly fills segment N ends at (N + 1) * segmentBytes.
+   */
   segmentEndFor(position: number): number {
-    const number = Math.floor(position / this.segmentBytes);
+    const number = Math.floor((position - 1) / this.segmentBytes);
     const segment = this.segments[number];
     return segment === undefined ? position : number * this.segmentBytes + segment.size;
   }
 
   /** First record position of the segment after the one holding `position`, or undefined for the last. */
   nextSegmentStart(position: number): number | undefined {
-    const next = Math.floor(position / this.segmentBytes) + 1;
+    const next = Math.floor((position - 1) / this.segmentBytes) + 1;
     return next < this.segments.length ? next * this.segmentBytes + LOG_SEGMENT_HEADER_BYTES : undefined;
   }
 
@@ -202,13 +211,25 @@ export class Log {
   }
 
   private async syncDirty(): Promise<void> {
+    if (this.syncError !== undefined) throw this.syncError;
     const segments = [...this.dirty];
     this.dirty.clear();
     try {
       for (const segment of segments) await segment.file.datasync();
     } catch (error) {
       for (const segment of segments) this.dirty.add(segment);
+      this.syncError = error;
       throw error;
+    }
+  }
+
+  /**
+   * fdatasync of every segment from the one holding `position` on, dirty or not: bytes found on open
+   * (the tail recovery re-indexed) may be only in the page cache.
+   */
+  async syncFrom(position: number): Promise<void> {
+    for (const segment of this.segments.slice(Math.floor(position / this.segmentBytes))) {
+      await segment.file.datasync();
     }
   }
 

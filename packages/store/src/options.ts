@@ -95,6 +95,11 @@ export interface ResolvedOptions {
   readonly config: StoreConfig;
 }
 
+/** The defaults of every tunable, as `open` would fill them in (segmentBytes follows capacityBytes). */
+export function defaultStoreConfig(): StoreConfig {
+  return resolveOptions({ dir: '(defaults)' }).config;
+}
+
 export function resolveOptions(options: StoreOptions): ResolvedOptions {
   const { dir, io, clock, logger, ...rest } = options;
   if (typeof dir !== 'string' || dir.length === 0)

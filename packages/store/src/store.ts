@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   type BlobId,
@@ -141,6 +142,7 @@ export class BlobStore {
   private failure: StoreError | undefined;
   private readonly pipeline: WritePipeline;
   private syncTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -174,7 +176,13 @@ export class BlobStore {
   }
 
   /** Opens (creating or recovering as needed) the store in `options.dir`. */
-  static async open(input: StoreOptions): Promise<BlobStore> {
+  static open(input: StoreOptions): Promise<BlobStore> {
+    return BlobStore.openOrThrow(input).catch((error: unknown) => {
+      throw asStoreError(error, 'opening the store');
+    });
+  }
+
+  private static async openOrThrow(input: StoreOptions): Promise<BlobStore> {
     const options = resolveOptions(input);
     const { io, dir, config, logger } = options;
     await io.mkdir(dir);
@@ -184,6 +192,8 @@ export class BlobStore {
       throw new DataCorruptError(`store ${dir} has log or index files but no descriptor`);
     }
     const descriptor = existing ?? (await createDescriptor(io, dir, config.segmentBytes));
+    // mkdir may just have created the directory: its own entry must survive a power loss too.
+    if (existing === undefined) await io.syncDir(path.dirname(dir));
     if (descriptor.segmentBytes !== config.segmentBytes) {
       throw new InvalidStoreArgumentError(
         `store ${dir} was created with segmentBytes ${descriptor.segmentBytes}, not ${config.segmentBytes}`,
@@ -205,6 +215,7 @@ export class BlobStore {
       let cutBytes = 0;
       if (!clean) {
         const loaded = index;
+        const scanFrom = index.checkpoint;
         const result = await recoverLogTail(
           log,
           index.checkpoint,
@@ -222,6 +233,9 @@ export class BlobStore {
         );
         records = result.records;
         cutBytes = result.cutBytes ?? 0;
+        // What recovery re-indexed may be only in the page cache (a killed process, an unacknowledged
+        // batch): it is made durable before anything (an index segment, a later segment) builds on it.
+        await log.syncFrom(scanFrom);
         logger.info({ dir, ...result }, 'store recovered its log tail');
       }
       const seal = new SealTracker(config, log.capacityBytes);
@@ -283,6 +297,8 @@ export class BlobStore {
       expiresAtMs: Math.min(propertiesExpiry(properties) ?? NEVER_EXPIRES, MAX_EXPIRY_MS),
     };
     const encoded = encodePutRecord(fields, propertiesBytes, userMetadataBytes, blob, blobChecksum);
+    // Reading a stream yields: the store may have been closed (its log with it) meanwhile.
+    this.assertOpen();
     return this.pipeline.submit({ type: 'put', key, keyText: input.id.toString(), fields, encoded });
   }
 
@@ -413,21 +429,32 @@ export class BlobStore {
    * Finishes queued writes, makes everything durable, persists the in-memory index and writes the
    * clean-shutdown marker, so the next open scans nothing.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // Every caller waits for the one close: a second call returning early would let its caller reopen
+    // the directory while the first is still writing to it.
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     if (this.lifecycle === 'closed' || this.lifecycle === 'closing') return;
     const wasFailed = this.lifecycle === 'failed';
     this.lifecycle = 'closing';
     clearInterval(this.syncTimer);
     try {
       await this.pipeline.idle();
-      if (!wasFailed) {
-        await this.log.sync();
+      if (this.failure === undefined) {
+        await this.syncOrFail();
         await this.index.settled().catch(() => {});
-        await this.index.persist(this.index.indexedEnd, () => this.log.sync());
+        await this.index.persist(this.index.indexedEnd, () => this.syncOrFail());
         // The first call only retries a part frozen by an earlier failed persist, if there is one.
-        await this.index.persist(this.index.indexedEnd, () => this.log.sync());
+        await this.index.persist(this.index.indexedEnd, () => this.syncOrFail());
         await writeCleanShutdownMarker(this.options.io, this.options.dir, this.log.endPosition);
+      } else if (!wasFailed) {
+        throw this.failure;
       }
+    } catch (error) {
+      throw asStoreError(error, 'closing the store');
     } finally {
       this.lifecycle = 'closed';
       await this.index.close();
@@ -478,6 +505,8 @@ export class BlobStore {
         throw new BlobExpiredError(keyText);
       return { value, put: await readPut(this.log, value, part) };
     } catch (error) {
+      // A read that outlived close finds the files closed: that is no I/O error and no corruption.
+      this.assertOpen();
       throw asStoreError(error, `reading blob ${keyText}`);
     }
   }
@@ -506,16 +535,26 @@ export class BlobStore {
     this.seal.update(this.log.endPosition);
     if (this.index.shouldPersist) {
       this.index
-        .persist(this.index.indexedEnd, () => this.log.sync())
+        .persist(this.index.indexedEnd, () => this.syncOrFail())
         .catch((error: unknown) => {
           this.options.logger.error({ err: error }, 'store could not persist an index segment; will retry');
         });
     }
   }
 
+  /** Log fsync whose failure stops the store: after a failed fsync a retry may "succeed" on lost pages. */
+  private syncOrFail(): Promise<void> {
+    return this.log.sync().catch((error: unknown) => {
+      const failure = syncFailure(error);
+      this.fail(failure);
+      throw failure;
+    });
+  }
+
   private fail(error: StoreError): void {
-    if (this.lifecycle !== 'open') return;
-    this.lifecycle = 'failed';
+    // Also while closing: close must not go on to persist and mark a clean shutdown after a failed fsync.
+    if (this.failure !== undefined || this.lifecycle === 'closed') return;
+    if (this.lifecycle === 'open') this.lifecycle = 'failed';
     this.failure = error;
     clearInterval(this.syncTimer);
     this.options.logger.error({ err: error, dir: this.options.dir }, 'store stopped serving');
