@@ -74,6 +74,7 @@ export async function findEntries(
                 kind: 'index',
                 ...ids,
                 segmentStart: segment.startPosition,
+                segmentEnd: segment.endPosition,
                 sincePosition: since,
                 lastKey: after,
               },
@@ -95,6 +96,14 @@ export async function findEntries(
     return fromJournal(0);
   };
 
+  /** Everything from a log position on: the journal, or the persisted segment covering it. */
+  const fromPosition = (position: number): Promise<FoundEntries> | FoundEntries => {
+    if (position >= index.journalStart) return fromJournal(position);
+    const segment =
+      index.segmentContaining(position) ?? index.persistedSegments.find((s) => s.startPosition >= position);
+    return segment === undefined ? fromJournal(position) : fromSegment(segment, undefined, position);
+  };
+
   let current = token;
   if (current.kind !== 'start' && !current.incarnation.equals(ctx.incarnation)) current = START_TOKEN;
   switch (current.kind) {
@@ -108,14 +117,15 @@ export async function findEntries(
       const position = current.session.equals(ctx.session)
         ? current.position
         : ctx.resumePosition(current.session, current.position);
-      if (position >= index.journalStart) return fromJournal(position);
-      const segment =
-        index.segmentContaining(position) ?? index.persistedSegments.find((s) => s.startPosition >= position);
-      return segment === undefined ? fromJournal(position) : fromSegment(segment, undefined, position);
+      return fromPosition(position);
     }
     case 'index': {
       const segment = index.segmentStartingAt(current.segmentStart);
-      if (segment === undefined) return fromJournal(current.segmentStart);
+      if (segment === undefined || segment.endPosition !== current.segmentEnd) {
+        // The segment was rebuilt (dropped as damaged and re-indexed): walk again from where this walk
+        // began. Some entries may come twice; none is skipped.
+        return fromPosition(Math.max(current.segmentStart, current.sincePosition));
+      }
       return fromSegment(segment, current.lastKey, current.sincePosition);
     }
   }

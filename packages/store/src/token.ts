@@ -25,6 +25,8 @@ export type FindToken =
       readonly incarnation: Buffer;
       readonly session: Buffer;
       readonly segmentStart: number;
+      /** End of that segment: a segment rebuilt after damage may start at the same place and end elsewhere. */
+      readonly segmentEnd: number;
       readonly sincePosition: number;
       readonly lastKey: Buffer | undefined;
     };
@@ -38,14 +40,15 @@ export const START_TOKEN: FindToken = Object.freeze({ kind: 'start' });
 export function encodeToken(token: FindToken): Buffer {
   if (token.kind === 'start') return Buffer.from([TOKEN_VERSION, KIND_CODES.start]);
   const tail =
-    token.kind === 'journal' ? Buffer.alloc(8) : Buffer.alloc(8 + 8 + 2 + (token.lastKey?.length ?? 0));
+    token.kind === 'journal' ? Buffer.alloc(8) : Buffer.alloc(8 + 8 + 8 + 2 + (token.lastKey?.length ?? 0));
   if (token.kind === 'journal') {
     tail.writeBigUInt64LE(BigInt(token.position), 0);
   } else {
     tail.writeBigUInt64LE(BigInt(token.segmentStart), 0);
-    tail.writeBigUInt64LE(BigInt(token.sincePosition), 8);
-    tail.writeUInt16LE(token.lastKey?.length ?? 0, 16);
-    token.lastKey?.copy(tail, 18);
+    tail.writeBigUInt64LE(BigInt(token.segmentEnd), 8);
+    tail.writeBigUInt64LE(BigInt(token.sincePosition), 16);
+    tail.writeUInt16LE(token.lastKey?.length ?? 0, 24);
+    token.lastKey?.copy(tail, 26);
   }
   return Buffer.concat([
     Buffer.from([TOKEN_VERSION, KIND_CODES[token.kind]]),
@@ -82,15 +85,16 @@ export function decodeToken(bytes: Uint8Array): FindToken {
     return { kind: 'journal', ...ids(), position: readU64(fixed) };
   }
   if (kind === KIND_CODES.index) {
-    if (buf.length < fixed + 18) throw bad('too short for an index token');
-    const keyLength = buf.readUInt16LE(fixed + 16);
-    if (keyLength > MAX_KEY_BYTES || buf.length !== fixed + 18 + keyLength) throw bad('bad key length');
+    if (buf.length < fixed + 26) throw bad('too short for an index token');
+    const keyLength = buf.readUInt16LE(fixed + 24);
+    if (keyLength > MAX_KEY_BYTES || buf.length !== fixed + 26 + keyLength) throw bad('bad key length');
     return {
       kind: 'index',
       ...ids(),
       segmentStart: readU64(fixed),
-      sincePosition: readU64(fixed + 8),
-      lastKey: keyLength === 0 ? undefined : Buffer.from(buf.subarray(fixed + 18)),
+      segmentEnd: readU64(fixed + 8),
+      sincePosition: readU64(fixed + 16),
+      lastKey: keyLength === 0 ? undefined : Buffer.from(buf.subarray(fixed + 26)),
     };
   }
   throw bad(`unknown kind ${kind}`);

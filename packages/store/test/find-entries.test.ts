@@ -229,6 +229,37 @@ describe('findEntriesSince', () => {
     await again.close();
   });
 
+  it('never skips an entry when the segment under an index token was rebuilt after damage', async () => {
+    const dir = await temp.make();
+    let store = await openStore(dir);
+    const ids = await putBlobs(store, 40);
+    // A token in the middle of the first persisted segment.
+    let token: Buffer = Buffer.alloc(0);
+    const seen: MessageInfo[] = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await store.findEntriesSince(token, 1);
+      seen.push(...page.entries);
+      token = page.token;
+    }
+    expect(decodeToken(token).kind).toBe('index');
+    await store.close();
+    // Damage an entry block of the first segment: it and every later one are dropped and the log is
+    // re-indexed into segments with other boundaries.
+    const first = (await fs.readdir(dir)).filter((n) => n.endsWith('.idx')).sort()[0]!;
+    const bytes = await fs.readFile(`${dir}/${first}`);
+    bytes[bytes.length - 5]! ^= 0xff;
+    await fs.writeFile(`${dir}/${first}`, bytes);
+    store = await openStore(dir);
+    expect(store.stats().persistedIndexSegments).toBe(0);
+    await store.close(); // persists the re-indexed log as one segment, from the same start to a new end
+    store = await openStore(dir);
+    expect(store.stats().persistedIndexSegments).toBe(1);
+    const rest = await drain(store, token, 1);
+    const all = new Set([...seen, ...rest.entries].map((e) => e.blobId.toString()));
+    for (const id of ids) expect(all.has(id.toString())).toBe(true);
+    await store.close();
+  });
+
   it('reports the current state of a key, reached from a segment or from the journal', async () => {
     const store = await openStore(await temp.make());
     const [a, b, c] = await putBlobs(store, 3);
@@ -390,6 +421,7 @@ describe('findEntriesSince', () => {
       incarnation: Buffer.alloc(ID_BYTES, 0xab),
       session: decoded.session,
       segmentStart: 1 << 20,
+      segmentEnd: 1 << 21,
       sincePosition: 1 << 20,
       lastKey: Buffer.from('zz'),
     });

@@ -27,6 +27,7 @@ const indexToken: fc.Arbitrary<FindToken> = fc.record({
   incarnation: id,
   session: id,
   segmentStart: position,
+  segmentEnd: position,
   sincePosition: position,
   lastKey: fc.option(
     fc.uint8Array({ minLength: 1, maxLength: MAX_KEY_BYTES }).map((a) => Buffer.from(a)),
@@ -59,6 +60,7 @@ const sample: { journal: Buffer; index: Buffer; indexNoKey: Buffer } = {
     incarnation: Buffer.alloc(ID_BYTES, 1),
     session: Buffer.alloc(ID_BYTES, 2),
     segmentStart: 4096,
+    segmentEnd: 9000,
     sincePosition: 8000,
     lastKey: Buffer.from('some-key'),
   }),
@@ -67,6 +69,7 @@ const sample: { journal: Buffer; index: Buffer; indexNoKey: Buffer } = {
     incarnation: Buffer.alloc(ID_BYTES, 1),
     session: Buffer.alloc(ID_BYTES, 2),
     segmentStart: 0,
+    segmentEnd: 32,
     sincePosition: 0,
     lastKey: undefined,
   }),
@@ -99,10 +102,11 @@ describe('find token encoding', () => {
     const x = sample.index;
     expect(x[1]).toBe(2);
     expect(x.readBigUInt64LE(34)).toBe(4096n);
-    expect(x.readBigUInt64LE(42)).toBe(8000n);
-    expect(x.readUInt16LE(50)).toBe(8);
-    expect(x.subarray(52).toString()).toBe('some-key');
-    expect(sample.indexNoKey.length).toBe(52);
+    expect(x.readBigUInt64LE(42)).toBe(9000n);
+    expect(x.readBigUInt64LE(50)).toBe(8000n);
+    expect(x.readUInt16LE(58)).toBe(8);
+    expect(x.subarray(60).toString()).toBe('some-key');
+    expect(sample.indexNoKey.length).toBe(60);
   });
 
   it('reads empty bytes as the start token', () => {
@@ -153,7 +157,7 @@ describe('find token encoding', () => {
   it('refuses a key length that disagrees with the bytes or exceeds the key limit', () => {
     for (const declared of [0, 7, 9, 1000, 0xffff]) {
       const copy = Buffer.from(sample.index);
-      copy.writeUInt16LE(declared, 50);
+      copy.writeUInt16LE(declared, 58);
       expectBad(copy, `declared ${declared}`);
     }
     const tooLong = encodeToken({
@@ -161,6 +165,7 @@ describe('find token encoding', () => {
       incarnation: Buffer.alloc(ID_BYTES),
       session: Buffer.alloc(ID_BYTES),
       segmentStart: 0,
+      segmentEnd: 0,
       sincePosition: 0,
       lastKey: Buffer.alloc(MAX_KEY_BYTES + 1, 7),
     });
@@ -173,7 +178,7 @@ describe('find token encoding', () => {
       const journal = Buffer.from(sample.journal);
       journal.writeBigUInt64LE(value, 34);
       expectBad(journal, `journal ${value}`);
-      for (const offset of [34, 42]) {
+      for (const offset of [34, 42, 50]) {
         const index = Buffer.from(sample.index);
         index.writeBigUInt64LE(value, offset);
         expectBad(index, `index field at ${offset}: ${value}`);
