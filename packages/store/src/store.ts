@@ -1,28 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { Readable } from 'node:stream';
 import {
   type BlobId,
   type BlobProperties,
   type BlobState,
   decodeBlobProperties,
   decodeUserMetadata,
-  encodeBlobProperties,
-  encodeUserMetadata,
   type MessageInfo,
-  expiresAtMs as propertiesExpiry,
   type SealState,
   type UserMetadata,
-  xxh64,
 } from '@ambry/protocol';
-import { BlobIndex } from './blob-index.js';
-import { blobFromBytes, readBlobSource } from './blob-source.js';
+import type { BlobIndex } from './blob-index.js';
 import {
   asStoreError,
   BlobDeletedError,
   BlobExpiredError,
   BlobNotFoundError,
-  DataCorruptError,
   InvalidStoreArgumentError,
   RangeNotSatisfiableError,
   type StoreError,
@@ -38,44 +29,24 @@ import {
   MAX_EXPIRY_MS,
   NEVER_EXPIRES,
 } from './index-value.js';
-import { applyRecord, MAX_LIFE_VERSION } from './life-cycle.js';
-import { Log } from './log.js';
+import { MAX_LIFE_VERSION } from './life-cycle.js';
+import type { Log } from './log.js';
 import { type ResolvedOptions, resolveOptions, type StoreOptions } from './options.js';
+import { type PutInput, preparePut, validTime } from './put-input.js';
 import { readPut, readPutChecksums, type StoredPut } from './put-reader.js';
-import { encodePutRecord, RecordType } from './record.js';
-import { recoverLogTail } from './recovery.js';
-import { SealTracker } from './seal.js';
-import {
-  createDescriptor,
-  readDescriptor,
-  recordSession,
-  type SessionHistory,
-  takeCleanShutdownMarker,
-  writeCleanShutdownMarker,
-} from './store-files.js';
-import { decodeToken, encodeToken, ID_BYTES } from './token.js';
+import { RecordType } from './record.js';
+import type { SealTracker } from './seal.js';
+import { type SessionHistory, writeCleanShutdownMarker } from './store-files.js';
+import { openStoreParts, type StoreParts } from './store-open.js';
+import { decodeToken, encodeToken } from './token.js';
 import { WritePipeline, type WriteResult } from './write-pipeline.js';
+
+export type { PutInput } from './put-input.js';
 
 /**
  * One partition replica on local disk. See the package README for the API and docs/formats.md for the
  * files. Writes go through the group-commit pipeline; reads consult the index and read the log.
  */
-
-export interface PutInput {
-  readonly id: BlobId;
-  /** Decoded properties, or their encoded bytes (kept byte for byte, unknown extensions included). */
-  readonly properties: BlobProperties | Uint8Array;
-  readonly userMetadata?: UserMetadata | Uint8Array;
-  /** The bytes, or a stream of exactly `blobSize` bytes. */
-  readonly blob: Uint8Array | Readable;
-  /** Required with a stream; checked against a Buffer. Defaults to the Buffer's length. */
-  readonly blobSize?: number;
-  /** xxh64 of the blob when the caller already has it (the wire carries one); verified. */
-  readonly blobChecksum?: bigint;
-  /** Set by replication (the source's life version); local PUTs start at 0. */
-  readonly lifeVersion?: number;
-  readonly operationTimeMs?: number;
-}
 
 export interface GetOptions {
   readonly includeDeleted?: boolean;
@@ -144,16 +115,28 @@ export class BlobStore {
   private syncTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
+  private readonly log: Log;
+  private readonly index: BlobIndex;
+  private readonly incarnation: Buffer;
+  private readonly seal: SealTracker;
+  private readonly recovery: StoreParts['recovery'];
+  private readonly session: Buffer;
+  private readonly sessions: SessionHistory;
+
   private constructor(
     private readonly options: ResolvedOptions,
-    private readonly log: Log,
-    private readonly index: BlobIndex,
-    private readonly incarnation: Buffer,
-    private readonly seal: SealTracker,
-    private readonly recovery: { records: number; cutBytes: number; clean: boolean },
-    private readonly session: Buffer,
-    private readonly sessions: SessionHistory,
+    parts: StoreParts,
   ) {
+    ({
+      log: this.log,
+      index: this.index,
+      incarnation: this.incarnation,
+      seal: this.seal,
+      recovery: this.recovery,
+      session: this.session,
+      sessions: this.sessions,
+    } = parts);
+    const { log, index } = parts;
     const { config, logger, clock } = options;
     this.pipeline = new WritePipeline(log, index, {
       durable: config.durability === 'group-commit',
@@ -184,79 +167,7 @@ export class BlobStore {
 
   private static async openOrThrow(input: StoreOptions): Promise<BlobStore> {
     const options = resolveOptions(input);
-    const { io, dir, config, logger } = options;
-    await io.mkdir(dir);
-    const existing = await readDescriptor(io, dir);
-    if (existing === undefined && (await io.readdir(dir)).some((name) => /\.(log|idx)$/.test(name))) {
-      // A new incarnation id would silently make every peer's token restart; refuse instead.
-      throw new DataCorruptError(`store ${dir} has log or index files but no descriptor`);
-    }
-    const descriptor = existing ?? (await createDescriptor(io, dir, config.segmentBytes));
-    // mkdir may just have created the directory: its own entry must survive a power loss too.
-    if (existing === undefined) await io.syncDir(path.dirname(dir));
-    if (descriptor.segmentBytes !== config.segmentBytes) {
-      throw new InvalidStoreArgumentError(
-        `store ${dir} was created with segmentBytes ${descriptor.segmentBytes}, not ${config.segmentBytes}`,
-      );
-    }
-    const cleanEnd = await takeCleanShutdownMarker(io, dir);
-    const log = await Log.open(io, dir, config.segmentBytes, config.capacityBytes);
-    let index: BlobIndex | undefined;
-    try {
-      index = await BlobIndex.load(io, dir, config, log.startPosition, (name, error) =>
-        logger.warn(
-          { name, err: error },
-          'store dropped a damaged index segment; the log will be re-indexed',
-        ),
-      );
-      const clean =
-        cleanEnd !== undefined && cleanEnd === log.endPosition && index.checkpoint === log.endPosition;
-      let records = 0;
-      let cutBytes = 0;
-      if (!clean) {
-        const loaded = index;
-        const scanFrom = index.checkpoint;
-        const result = await recoverLogTail(
-          log,
-          index.checkpoint,
-          async (header, position, length) => {
-            const current = await loaded.lookup(header.key);
-            if (header.type === RecordType.PUT && current !== undefined) {
-              logger.warn({ position }, 'store recovery skipped a second PUT of an existing key');
-              return;
-            }
-            const value = applyRecord(current, header, position, length);
-            if (value !== undefined)
-              loaded.record(header.key, value, position, length, header.type === RecordType.PUT);
-          },
-          logger,
-        );
-        records = result.records;
-        cutBytes = result.cutBytes ?? 0;
-        // What recovery re-indexed may be only in the page cache (a killed process, an unacknowledged
-        // batch): it is made durable before anything (an index segment, a later segment) builds on it.
-        await log.syncFrom(scanFrom);
-        logger.info({ dir, ...result }, 'store recovered its log tail');
-      }
-      const seal = new SealTracker(config, log.capacityBytes);
-      seal.update(log.endPosition);
-      const session = randomBytes(ID_BYTES);
-      const sessions = await recordSession(io, dir, { session, logEnd: log.endPosition, clean });
-      return new BlobStore(
-        options,
-        log,
-        index,
-        descriptor.incarnation,
-        seal,
-        { records, cutBytes, clean },
-        session,
-        sessions,
-      );
-    } catch (error) {
-      await index?.close();
-      await log.close().catch(() => {});
-      throw error;
-    }
+    return new BlobStore(options, await openStoreParts(options));
   }
 
   /** Hex of the incarnation id: changes only when the store directory is recreated. */
@@ -266,40 +177,12 @@ export class BlobStore {
 
   async put(input: PutInput): Promise<WriteResult> {
     this.assertOpen();
-    const { config, clock } = this.options;
-    const { bytes: propertiesBytes, properties } = encodeProperties(input.properties);
-    const userMetadataBytes = encodeMetadata(input.userMetadata ?? {});
-    // A Buffer is taken without yielding, so writes issued one after another are queued in that order.
-    const blob =
-      input.blob instanceof Readable
-        ? await readBlobSource(input.blob, input.blobSize, config.maxBlobBytes)
-        : blobFromBytes(input.blob, input.blobSize, config.maxBlobBytes);
-    if (properties.blobSize !== blob.length) {
-      throw new InvalidStoreArgumentError(
-        `properties say ${properties.blobSize} bytes, the blob has ${blob.length}`,
-      );
-    }
-    const blobChecksum = xxh64(blob);
-    if (input.blobChecksum !== undefined && input.blobChecksum !== blobChecksum) {
-      throw new InvalidStoreArgumentError('the blob does not match its checksum');
-    }
-    const lifeVersion = input.lifeVersion ?? 0;
-    if (!Number.isInteger(lifeVersion) || lifeVersion < 0 || lifeVersion > MAX_LIFE_VERSION) {
-      throw new InvalidStoreArgumentError(`life version ${lifeVersion} is out of range`);
-    }
-    const key = input.id.toBytes();
-    const fields = {
-      key,
-      lifeVersion,
-      accountId: properties.accountId,
-      containerId: properties.containerId,
-      operationTimeMs: validTime(input.operationTimeMs ?? clock()),
-      expiresAtMs: Math.min(propertiesExpiry(properties) ?? NEVER_EXPIRES, MAX_EXPIRY_MS),
-    };
-    const encoded = encodePutRecord(fields, propertiesBytes, userMetadataBytes, blob, blobChecksum);
+    const prepared = preparePut(input, this.options);
+    if (!(prepared instanceof Promise)) return this.pipeline.submit(prepared);
+    const op = await prepared;
     // Reading a stream yields: the store may have been closed (its log with it) meanwhile.
     this.assertOpen();
-    return this.pipeline.submit({ type: 'put', key, keyText: input.id.toString(), fields, encoded });
+    return this.pipeline.submit(op);
   }
 
   async get(id: BlobId, options: GetOptions = {}): Promise<StoredBlob> {
@@ -570,37 +453,4 @@ export class BlobStore {
 
 function syncFailure(error: unknown): StoreError {
   return new StoreUnavailableError(`log fsync failed (${String(error)})`, { cause: error });
-}
-
-function validTime(ms: number): number {
-  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_EXPIRY_MS) {
-    throw new InvalidStoreArgumentError(`operation time ${ms} is not a valid epoch ms value`);
-  }
-  return ms;
-}
-
-/** The properties as stored bytes and as a value; bytes given by the caller are kept exactly. */
-function encodeProperties(input: BlobProperties | Uint8Array): { bytes: Buffer; properties: BlobProperties } {
-  try {
-    if (input instanceof Uint8Array) {
-      const bytes = Buffer.from(input);
-      return { bytes, properties: decodeBlobProperties(bytes) };
-    }
-    return { bytes: encodeBlobProperties(input), properties: input };
-  } catch (error) {
-    throw new InvalidStoreArgumentError(`blob properties are invalid: ${String(error)}`, { cause: error });
-  }
-}
-
-function encodeMetadata(metadata: UserMetadata | Uint8Array): Buffer {
-  try {
-    if (metadata instanceof Uint8Array) {
-      const bytes = Buffer.from(metadata);
-      decodeUserMetadata(bytes);
-      return bytes;
-    }
-    return encodeUserMetadata(metadata);
-  } catch (error) {
-    throw new InvalidStoreArgumentError(`user metadata is invalid: ${String(error)}`, { cause: error });
-  }
 }
