@@ -1,0 +1,189 @@
+import {
+  AdminKind,
+  type AdminResult,
+  type DataNodeHandlers,
+  ErrorCode,
+  GetPart,
+  type GetResult,
+  type ReplicaMetadataPartition,
+  type ReplicaStats,
+  ServerError,
+} from '@ambry/protocol';
+import { type BlobStore, StoreError } from '@ambry/store';
+import type { HostedReplica, ReplicaSet } from './replica-set.js';
+
+/**
+ * The wire requests, served by the stores of this node. Store refusals travel as their ErrorCode; I/O
+ * failures also count against the replica's disk. Blob bytes held by requests in progress are bounded:
+ * past the budget a request gets SERVER_BUSY instead of more memory.
+ */
+
+export class ByteBudget {
+  private used = 0;
+
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Takes `bytes` (always allowed when nothing is in use, so one large request can pass) or refuses. */
+  take(bytes: number): () => void {
+    if (this.used > 0 && this.used + bytes > this.limit) {
+      throw new ServerError(ErrorCode.SERVER_BUSY, `${this.used} bytes in flight, limit ${this.limit}`);
+    }
+    this.used += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+    };
+  }
+}
+
+export interface HandlerContext {
+  readonly replicas: ReplicaSet;
+  readonly budget: ByteBudget;
+  readonly healthy: () => { healthy: boolean; status: string };
+}
+
+export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
+  const { replicas, budget } = ctx;
+
+  /** Runs `work` on the partition's store, mapping store errors to wire errors. */
+  async function withStore<T>(partitionId: number, work: (store: BlobStore) => Promise<T>): Promise<T> {
+    const { replica, store } = replicas.storeFor(partitionId);
+    try {
+      return await work(store);
+    } catch (error) {
+      throw toServerError(replica, error, replicas);
+    }
+  }
+
+  return {
+    put: (request) => {
+      const release = budget.take(request.blob.byteLength);
+      return withStore(request.blobId.partitionId, async (store) => {
+        await store.put({
+          id: request.blobId,
+          properties: request.properties,
+          userMetadata: request.userMetadata,
+          blob: request.blob,
+          blobChecksum: request.blobChecksum,
+        });
+        return undefined;
+      }).finally(release);
+    },
+
+    get: (request) =>
+      withStore(request.blobId.partitionId, async (store): Promise<GetResult> => {
+        const part = request.part ?? GetPart.ALL;
+        const flags = { includeDeleted: request.includeDeleted, includeExpired: request.includeExpired };
+        if (part === GetPart.INFO) {
+          const info = await store.getInfo(request.blobId, flags);
+          return {
+            properties: info.properties,
+            userMetadata: info.userMetadata,
+            blobSize: info.blobSize,
+            blobChecksum: info.blobChecksum,
+            state: info.state,
+            blob: new Uint8Array(0),
+          };
+        }
+        const blob = await store.get(request.blobId, { ...flags, range: request.range });
+        // Held until the handler returns: the response frame is built from it right after.
+        budget.take(blob.blob.byteLength)();
+        return {
+          properties: part === GetPart.ALL ? blob.properties : undefined,
+          userMetadata: part === GetPart.ALL ? blob.userMetadata : undefined,
+          blobSize: blob.blobSize,
+          blobChecksum: blob.blobChecksum,
+          range: blob.range,
+          state: blob.state,
+          blob: blob.blob,
+        };
+      }),
+
+    delete: (request) =>
+      withStore(request.blobId.partitionId, async (store) => {
+        await store.delete(request.blobId, { operationTimeMs: request.operationTimeMs });
+        return undefined;
+      }),
+
+    ttlUpdate: (request) =>
+      withStore(request.blobId.partitionId, async (store) => {
+        await store.updateTtl(request.blobId, request.expiresAtMs, {
+          operationTimeMs: request.operationTimeMs,
+        });
+        return undefined;
+      }),
+
+    undelete: (request) =>
+      withStore(request.blobId.partitionId, async (store) => {
+        const result = await store.undelete(request.blobId, { operationTimeMs: request.operationTimeMs });
+        return { lifeVersion: result.lifeVersion };
+      }),
+
+    replicaMetadata: async (request) => {
+      const partitions: ReplicaMetadataPartition[] = [];
+      let remaining = request.maxTotalBytes;
+      for (const { partitionId, token } of request.partitions) {
+        try {
+          const found = await withStore(partitionId, (store) =>
+            store.findEntriesSince(token, Math.max(1, remaining)),
+          );
+          remaining -= found.entries.reduce((sum, e) => sum + e.size, 0);
+          partitions.push({
+            partitionId,
+            error: ErrorCode.OK,
+            entries: found.entries,
+            token: found.token,
+            lagBytes: found.lagBytes,
+          });
+        } catch (error) {
+          if (!(error instanceof ServerError)) throw error;
+          partitions.push({ partitionId, error: error.code, entries: [], token, lagBytes: 0 });
+        }
+      }
+      return { partitions };
+    },
+
+    admin: async (request): Promise<AdminResult> => {
+      const { healthy, status } = ctx.healthy();
+      if (request.kind === AdminKind.HEALTH) return { healthy, status, replicas: [] };
+      const wanted =
+        request.partitionIds !== undefined && request.partitionIds.length > 0
+          ? new Set(request.partitionIds)
+          : undefined;
+      return {
+        healthy,
+        status,
+        replicas: replicas
+          .all()
+          .filter((r) => wanted === undefined || wanted.has(r.partitionId))
+          .map(replicaStats),
+      };
+    },
+  };
+}
+
+export function replicaStats(replica: HostedReplica): ReplicaStats {
+  const stats = replica.state === 'open' ? replica.store?.stats() : undefined;
+  return {
+    partitionId: replica.partitionId,
+    sealState: stats?.sealState ?? 0,
+    available: replica.state === 'open' && stats?.available === true,
+    bytesUsed: stats?.bytesUsed ?? 0,
+    capacityBytes: stats?.capacityBytes ?? replica.capacityBytes,
+    blobCount: stats?.blobCount ?? 0,
+  };
+}
+
+function toServerError(replica: HostedReplica, error: unknown, replicas: ReplicaSet): unknown {
+  if (error instanceof StoreError) {
+    replicas.reportStoreError(replica, error);
+    return new ServerError(error.code, error.message);
+  }
+  return error;
+}
