@@ -69,8 +69,15 @@ const schema = fields.superRefine((c, ctx) => {
       path: ['clusterMapDir'],
       message: 'set either clusterMapDir, or redisUrl and clusterName',
     });
-  } else if (redisMap && (c.redisUrl === undefined || c.clusterName === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'redisUrl and clusterName go together' });
+  } else if (
+    redisMap &&
+    (c.redisUrl === undefined || c.clusterName === undefined || c.datacenter === undefined)
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['redisUrl'],
+      message: 'a Redis cluster map needs redisUrl, clusterName and datacenter',
+    });
   }
 });
 

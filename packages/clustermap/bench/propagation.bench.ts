@@ -7,10 +7,10 @@
  *   pnpm --filter @ambry/clustermap bench [--json] [--changes N]
  */
 import { parseArgs } from 'node:util';
+import { REDIS_SERVER, RedisServer } from '../../../test-support/redis-server.js';
 import { generateLayout } from '../src/generator.js';
 import { RedisClusterMap } from '../src/redis-cluster-map.js';
 import { pushLayout } from '../src/redis-layout.js';
-import { REDIS_SERVER, RedisServer } from '../test/redis-server.js';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

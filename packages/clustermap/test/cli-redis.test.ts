@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, REDIS_SERVER, RedisServer, waitFor } from '../../../test-support/redis-server.js';
 import { type ClusterMapEvent, pullLayout, RedisClusterMap, writeLayoutFiles } from '../src/index.js';
 import { clustermap } from './cli-runner.js';
 import { smallFiles, tempDir } from './helpers.js';
-import { freePort, REDIS_SERVER, RedisServer, waitFor } from './redis-server.js';
 
 describe.skipIf(!REDIS_SERVER)('ambry-clustermap with Redis', () => {
   let server: RedisServer;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_SERVER, RedisServer, waitFor } from '../../../test-support/redis-server.js';
 import {
   type ClusterMapEvent,
   generateLayout,
@@ -19,7 +20,6 @@ import {
 } from '../src/index.js';
 import { connectRedis } from '../src/redis-connection.js';
 import { SMALL } from './helpers.js';
-import { REDIS_SERVER, RedisServer, waitFor } from './redis-server.js';
 
 let counter = 0;
 function clusterName(): string {

@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_SERVER, RedisServer, waitFor } from '../../../test-support/redis-server.js';
 import { generateLayout, pushLayout, RedisClusterMap } from '../src/index.js';
 import { SMALL } from './helpers.js';
-import { REDIS_SERVER, RedisServer, waitFor } from './redis-server.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/map-process.ts', import.meta.url));
 

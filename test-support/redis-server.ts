@@ -21,7 +21,7 @@ export const REDIS_SERVER = findRedisServer();
 
 if (!REDIS_SERVER) {
   console.warn(
-    '\n*** WARNING: redis-server not found: the Redis cluster map tests are SKIPPED (apt-get install -y redis-server) ***\n',
+    '\n*** WARNING: redis-server not found: the Redis tests are SKIPPED (apt-get install -y redis-server) ***\n',
   );
 }
 
