@@ -134,7 +134,10 @@ async function measure(seconds: number, inFlight: number, op: () => Promise<numb
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (performance.now() < deadline) {
-        bytes += await op();
+        // Not `bytes += await op()`: that reads `bytes` before awaiting, so concurrent loops overwrite
+        // each other's additions.
+        const n = await op();
+        bytes += n;
         ops += 1;
       }
     }),
