@@ -16,8 +16,8 @@ export function createAdminServer(options: {
 }): FastifyInstance {
   const { replicas, metrics } = options;
   const app = Fastify({
-    loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // At warn: requests to /health and /metrics (logged at info) are not worth a line each.
+    loggerInstance: options.logger.child({}, { level: 'warn' }) as unknown as FastifyBaseLogger,
   });
 
   app.get('/health', async (_request, reply) => {

@@ -144,6 +144,10 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}): DataNo
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${key}: not a datanode configuration key`);
+        continue;
+      }
       const key = issue.path.map(String).join('.') || '(config)';
       const top = String(issue.path[0] ?? '');
       const fromEnvToo = top !== '' && env[envName(top)] !== undefined ? ` (from ${envName(top)})` : '';

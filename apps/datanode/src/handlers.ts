@@ -91,9 +91,11 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
             blob: new Uint8Array(0),
           };
         }
+        // The read's size is known only after it: refuse to answer when over the budget (the bytes are
+        // dropped instead of queued on the socket), and count them while the response is being built.
         const blob = await store.get(request.blobId, { ...flags, range: request.range });
-        // Held until the handler returns: the response frame is built from it right after.
-        budget.take(blob.blob.byteLength)();
+        const release = budget.take(blob.blob.byteLength);
+        setImmediate(release);
         return {
           properties: part === GetPart.ALL ? blob.properties : undefined,
           userMetadata: part === GetPart.ALL ? blob.userMetadata : undefined,

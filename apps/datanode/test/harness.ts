@@ -113,14 +113,16 @@ export async function startNode(cluster: ClusterDir, env: NodeJS.ProcessEnv = {}
   void exited.then(() => {
     done = true;
   });
+  // waitFor treats a throwing check as "not yet", so an early exit is checked for outside of it.
   await waitFor(async () => {
-    if (done) throw new Error(`datanode exited during start:\n${stderr}`);
+    if (done) return true;
     const response = await fetch(`http://127.0.0.1:${cluster.adminPort}/health`);
     return response.status === 200;
   }, 'datanode /health').catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;
   });
+  if (done) throw new Error(`datanode exited during start:\n${stderr}`);
   const client = new DataNodeClient({ clientId: 'datanode-test' });
   return {
     child,
