@@ -165,7 +165,6 @@ class ServerConnection {
   private backlogHead = 0;
   private inFlight = 0;
   private waitingForDrain = false;
-  private corked = false;
   private shuttingDown = false;
   private gone = false;
   private paused = false;
@@ -315,18 +314,10 @@ class ServerConnection {
       this.destroy();
       return;
     }
-    // Responses finishing in the same event-loop turn leave in one writev: a syscall per response was
-    // the data node's largest cost for small GETs.
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
+    socket.cork();
     let writable = true;
     for (const buffer of buffers) writable = socket.write(buffer);
+    socket.uncork();
     // The peer is not reading fast enough: stop taking its requests until our output drains.
     if (!writable) this.waitingForDrain = true;
     this.dispatch();
