@@ -19,7 +19,15 @@ let node: DataNode | undefined;
 try {
   const config = await loadConfig(file, process.env);
   const logger = pino({ level: config.logLevel });
+  let stopRequested = false;
   const stop = (signal: string) => {
+    // A repeated signal (a supervisor forwarding what the process group already got, a second Ctrl-C)
+    // must not cut the clean close of the stores short: shutdownTimeoutMs bounds it, SIGKILL forces it.
+    if (stopRequested) {
+      logger.warn({ signal }, 'shutdown already in progress');
+      return;
+    }
+    stopRequested = true;
     logger.info({ signal }, 'shutdown requested');
     const stopping = node === undefined ? Promise.resolve() : node.stop();
     stopping.then(
@@ -30,8 +38,8 @@ try {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   node = await DataNode.start(config, logger);
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -42,6 +42,8 @@ export class ReplicaSet {
   private readonly byPartition = new Map<number, HostedReplica>();
   private readonly diskErrors = new Map<string, number>();
   private readonly failedDisks = new Set<string>();
+  /** Set by closeAll: from then on a store error says "closed", not "disk in trouble". */
+  private closing = false;
   readonly faultyIo = new Map<string, FaultyIo>();
 
   constructor(private readonly options: ReplicaSetOptions) {
@@ -104,6 +106,16 @@ export class ReplicaSet {
         `replica of partition ${partitionId} is still opening`,
       );
     }
+    if (
+      (replica.state === 'failed' || replica.store === undefined) &&
+      !this.failedDisks.has(replica.mountPath)
+    ) {
+      // Failed on its own (corrupt, or a store that cannot open with this configuration): the disk is fine.
+      throw new ServerError(
+        ErrorCode.REPLICA_UNAVAILABLE,
+        `replica of partition ${partitionId} is unavailable (it failed to open)`,
+      );
+    }
     if (replica.state === 'failed' || replica.store === undefined) {
       throw new ServerError(
         ErrorCode.DISK_UNAVAILABLE,
@@ -115,7 +127,9 @@ export class ReplicaSet {
 
   /** Counts an I/O failure of a replica's store against its disk. */
   reportStoreError(replica: HostedReplica, error: StoreError): void {
-    if (!isDiskError(error)) return;
+    // A request that outlived the shutdown timeout fails on its closed store: that is no disk failure,
+    // and reporting it would mark a healthy disk failed in the cluster map beyond this process.
+    if (this.closing || !isDiskError(error)) return;
     const count = (this.diskErrors.get(replica.mountPath) ?? 0) + 1;
     this.diskErrors.set(replica.mountPath, count);
     if (count >= this.options.diskErrorThreshold) this.failDisk(replica.mountPath, error.message);
@@ -133,6 +147,7 @@ export class ReplicaSet {
 
   /** Closes every open store (clean shutdown: each persists its index and writes its marker). */
   async closeAll(): Promise<void> {
+    this.closing = true;
     await Promise.all(
       [...this.byPartition.values()].map(async (replica) => {
         const store = replica.store;
