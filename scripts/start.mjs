@@ -10,7 +10,8 @@ if (!existsSync(frontend)) {
     [
       'All packages are built.',
       'The local cluster (frontend + 3 data nodes, static cluster map) is not available yet: it arrives',
-      'with the datanode and frontend apps. Until then `pnpm start` only builds; see README.md.',
+      'with the frontend app. Until then `pnpm start` only builds. A data node runs on its own with',
+      '`node apps/datanode/dist/main.js --config <file>` (see apps/datanode/README.md).',
     ].join('\n'),
   );
   process.exit(0);
