@@ -1,6 +1,19 @@
-// @ambry/router: request management. In progress: configuration, errors, replica ordering, the
-// per-operation quorum tracker and the failure detector are here; the operations come next.
+// @ambry/router: request management. In progress (see the README): simple blobs end to end over the
+// data-node protocol; chunking, hedged GETs and wiring change capture into the operations come next.
 
+export {
+  ChangeCapture,
+  ChangeCaptureError,
+  type ChangeErrorHandler,
+  type ChangeErrorKind,
+  type ChangeEvent,
+  type ChangeOperation,
+  type ChangeSink,
+  decodeChangeEntry,
+  encodeChangeFields,
+  InProcessChangeSink,
+  type InProcessChangeSinkOptions,
+} from './change-capture.js';
 export {
   type ConfigRow,
   describeConfig,
@@ -37,6 +50,12 @@ export {
   type StateCounts,
 } from './failure-detector.js';
 export {
+  LatencyTracker,
+  type LatencyTrackerOptions,
+  LatencyTrackers,
+  latencyTrackerOptions,
+} from './latency-tracker.js';
+export {
   OperationTracker,
   type OperationTrackerOptions,
   type ReplicaOutcome,
@@ -44,4 +63,20 @@ export {
   type TrackerMode,
   type TrackerResult,
 } from './operation-tracker.js';
+export type { PutInput } from './put-operation.js';
+export {
+  type ChangeEntry,
+  RedisStreamChangeSink,
+  type RedisStreamChangeSinkOptions,
+  readChanges,
+} from './redis-change-sink.js';
 export { orderReplicas, type ReplicaOrderOptions } from './replica-order.js';
+export {
+  type GetBlobResult,
+  type GetOptions,
+  type PutOptions,
+  Router,
+  type RouterOptions,
+  type SignalOptions,
+  type TtlUpdateOptions,
+} from './router.js';

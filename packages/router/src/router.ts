@@ -1,0 +1,190 @@
+/**
+ * The router: put / get / delete / TTL update / undelete of blobs over the data nodes of a cluster map,
+ * with quorums per operation and a failure detector fed by every replica answer. Simple (one-chunk)
+ * blobs only for now: see put-operation.ts.
+ */
+import type { ClusterMap } from '@ambry/clustermap';
+import { BlobId, DataNodeClient, NEVER_EXPIRES, type Transport } from '@ambry/protocol';
+import type { ChangeCapture } from './change-capture.js';
+import { type RouterConfig, type RouterConfigInput, resolveRouterConfig } from './config.js';
+import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
+import { FailureDetector } from './failure-detector.js';
+import { type GetBlobResult, type GetOptions, getSimpleBlob } from './get-operation.js';
+import { type PutInput, putSimpleBlob } from './put-operation.js';
+import type { RouterContext } from './replica-requests.js';
+import { type UpdateOperation, updateBlob } from './update-operation.js';
+
+export type { GetBlobResult, GetOptions } from './get-operation.js';
+
+export interface RouterOptions {
+  readonly clusterMap: ClusterMap;
+  readonly config?: RouterConfigInput;
+  /** Used as given and not closed by the router. Default: one built on `transport`. */
+  readonly client?: DataNodeClient;
+  /** For the client the router builds when none is given; default TCP. */
+  readonly transport?: Transport;
+  /** Milliseconds since the epoch; injected so tests control backoffs and operation times. */
+  readonly clock?: () => number;
+  /** In [0, 1): partition choice and replica shuffles. */
+  readonly random?: () => number;
+  /** Told of every successful put, delete, TTL update and undelete (after the quorum answered). */
+  readonly changeCapture?: ChangeCapture;
+}
+
+export interface PutOptions extends PutInput {
+  readonly signal?: AbortSignal;
+}
+
+export interface SignalOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface TtlUpdateOptions extends SignalOptions {
+  /** Epoch ms, or -1 (the default): never expires. */
+  readonly expiresAtMs?: number;
+}
+
+export class Router {
+  readonly config: RouterConfig;
+  readonly clusterMap: ClusterMap;
+  readonly #context: RouterContext;
+  readonly #ownsClient: boolean;
+  readonly #changes: ChangeCapture | undefined;
+  /** Aborted by close(): operations in flight end with ROUTER_CLOSED. */
+  readonly #closing = new AbortController();
+
+  private constructor(context: RouterContext, ownsClient: boolean, changes: ChangeCapture | undefined) {
+    this.#context = context;
+    this.#changes = changes;
+    this.config = context.config;
+    this.clusterMap = context.clusterMap;
+    this.#ownsClient = ownsClient;
+  }
+
+  /** Throws RouterConfigError (INVALID_ARGUMENT) for a bad config. */
+  static create(options: RouterOptions): Router {
+    const config = resolveRouterConfig(options.config);
+    const clock = options.clock ?? Date.now;
+    const client =
+      options.client ??
+      new DataNodeClient({
+        clientId: 'router',
+        requestTimeoutMs: config.requestTimeoutMs,
+        ...(options.transport === undefined ? {} : { transport: options.transport }),
+      });
+    const detector = new FailureDetector({
+      nodeFailureThreshold: config.nodeFailureThreshold,
+      nodeBackoffMs: config.nodeBackoffMs,
+      diskFailureThreshold: config.diskFailureThreshold,
+      diskBackoffMs: config.diskBackoffMs,
+      clock,
+    });
+    const context: RouterContext = {
+      clusterMap: options.clusterMap,
+      config,
+      client,
+      detector,
+      clock,
+      random: options.random ?? Math.random,
+    };
+    return new Router(context, options.client === undefined, options.changeCapture);
+  }
+
+  /** Node and disk health as learned from replica answers; for metrics and tests. */
+  get failureDetector(): FailureDetector {
+    return this.#context.detector;
+  }
+
+  get closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  /** Stores the blob and returns its new id. */
+  async put(options: PutOptions): Promise<BlobId> {
+    const id = await this.#run(options.signal, (signal) => putSimpleBlob(this.#context, options, signal));
+    this.#changes?.put(id.toString(), options.properties);
+    return id;
+  }
+
+  get(id: BlobId | string, options: GetOptions = {}): Promise<GetBlobResult> {
+    return this.#run(options.signal, (signal) => getSimpleBlob(this.#context, parseId(id), options, signal));
+  }
+
+  delete(id: BlobId | string, options: SignalOptions = {}): Promise<void> {
+    return this.#update(id, { kind: 'delete' }, options.signal);
+  }
+
+  updateTtl(id: BlobId | string, options: TtlUpdateOptions = {}): Promise<void> {
+    const expiresAtMs = options.expiresAtMs ?? NEVER_EXPIRES;
+    if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs < NEVER_EXPIRES) {
+      return Promise.reject(
+        new RouterError(
+          RouterErrorCode.INVALID_ARGUMENT,
+          `expiresAtMs must be epoch ms or -1, got ${expiresAtMs}`,
+        ),
+      );
+    }
+    return this.#update(id, { kind: 'ttlUpdate', expiresAtMs }, options.signal);
+  }
+
+  undelete(id: BlobId | string, options: SignalOptions = {}): Promise<void> {
+    return this.#update(id, { kind: 'undelete' }, options.signal);
+  }
+
+  /** Ends operations in flight with ROUTER_CLOSED and closes the client the router built. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.#closing.abort(new RouterError(RouterErrorCode.ROUTER_CLOSED, 'router closed'));
+    if (this.#ownsClient) await this.#context.client.close();
+  }
+
+  async #update(
+    id: BlobId | string,
+    update: UpdateOperation,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<void> {
+    const blobId = await this.#run(callerSignal, async (signal) => {
+      const parsed = parseId(id);
+      await updateBlob(this.#context, parsed, update, signal);
+      return parsed;
+    });
+    const text = blobId.toString();
+    if (update.kind === 'delete') this.#changes?.delete(text);
+    else if (update.kind === 'undelete') this.#changes?.undelete(text);
+    else
+      this.#changes?.ttlUpdate(text, update.expiresAtMs === NEVER_EXPIRES ? undefined : update.expiresAtMs);
+  }
+
+  async #run<T>(
+    callerSignal: AbortSignal | undefined,
+    operation: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (this.closed) throw new RouterError(RouterErrorCode.ROUTER_CLOSED, 'router closed');
+    const aborted = new AbortController();
+    const onAbort = () => aborted.abort(new RouterError(RouterErrorCode.ABORTED, 'aborted by the caller'));
+    const onClose = () => aborted.abort(this.#closing.signal.reason);
+    if (callerSignal?.aborted) onAbort();
+    callerSignal?.addEventListener('abort', onAbort, { once: true });
+    this.#closing.signal.addEventListener('abort', onClose, { once: true });
+    try {
+      if (aborted.signal.aborted) throw aborted.signal.reason;
+      return await operation(aborted.signal);
+    } catch (error) {
+      // An abort can surface as the client's RequestAbortedError; report it as what caused it.
+      if (aborted.signal.aborted) throw aborted.signal.reason;
+      throw toRouterError(error);
+    } finally {
+      callerSignal?.removeEventListener('abort', onAbort);
+      this.#closing.signal.removeEventListener('abort', onClose);
+    }
+  }
+}
+
+function parseId(id: BlobId | string): BlobId {
+  if (id instanceof BlobId) return id;
+  const parsed = BlobId.tryParse(id);
+  if (parsed === undefined) {
+    throw new RouterError(RouterErrorCode.INVALID_BLOB_ID, `not a valid blob id: ${String(id).slice(0, 80)}`);
+  }
+  return parsed;
+}
