@@ -67,6 +67,16 @@ export async function getSimpleBlob(
   options: GetOptions,
   signal: AbortSignal,
 ): Promise<GetBlobResult> {
+  return toBlobResult(await fetchBlob(context, id, options, signal), id);
+}
+
+/** One replica's answer for the blob (or its range), the bytes in memory: one chunk at most. */
+export async function fetchBlob(
+  context: RouterContext,
+  id: BlobId,
+  options: GetOptions,
+  signal: AbortSignal,
+): Promise<GetResult> {
   const { config, client } = context;
   const replicas = replicasOfBlob(context, id, config.getCrossDatacenter);
   const tracker = new OperationTracker({
@@ -102,7 +112,7 @@ export async function getSimpleBlob(
     }
     throw operationError(result, `get ${id}`);
   }
-  return toBlobResult(first.value, id);
+  return first.value;
 }
 
 function toBlobResult(answer: GetResult, id: BlobId): GetBlobResult {

@@ -2,8 +2,7 @@
  * PUT of a simple blob: one chunk, stored on a quorum of the local replicas of a random writable
  * partition, retried on another partition (with a new id) when that quorum fails.
  *
- * TEMPORARY: blobs larger than `chunkBytes` are refused with BLOB_TOO_LARGE until chunking (data chunks
- * plus a metadata blob) is added.
+ * Blobs larger than `chunkBytes` are split by chunked-put.ts, which stores each piece with `putChunk`.
  */
 import type { Readable } from 'node:stream';
 import type { Partition } from '@ambry/clustermap';
@@ -26,22 +25,43 @@ export interface PutInput {
   readonly blob: Buffer | Uint8Array | Readable;
 }
 
-export async function putSimpleBlob(
-  context: RouterContext,
-  input: PutInput,
-  signal: AbortSignal,
-): Promise<BlobId> {
-  const { properties } = input;
-  const { chunkBytes, maxPutAttempts } = context.config;
-  const size = properties?.blobSize;
+/** The declared size of the blob to put, checked. */
+export function declaredBlobSize(input: PutInput): number {
+  const size = input.properties?.blobSize;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new RouterError(
       RouterErrorCode.INVALID_ARGUMENT,
       `blobSize must be a safe integer >= 0, got ${String(size)}`,
     );
   }
+  return size;
+}
+
+export async function putSimpleBlob(
+  context: RouterContext,
+  input: PutInput,
+  signal: AbortSignal,
+): Promise<BlobId> {
+  const { chunkBytes } = context.config;
+  const size = declaredBlobSize(input);
   if (size > chunkBytes) throw tooLarge(size, chunkBytes);
-  const blob = await readBlob(input.blob, size, chunkBytes, signal);
+  const blob = await readBlob(input.blob, size, signal);
+  return putChunk(context, input, blob, BlobIdType.SIMPLE, signal);
+}
+
+/**
+ * One blob of `type` (a simple blob, a data chunk or a metadata blob) whose bytes are `blob`, on a
+ * random writable partition, retried on others. `input.blob` is ignored.
+ */
+export async function putChunk(
+  context: RouterContext,
+  input: PutInput,
+  blob: Buffer,
+  type: BlobIdType,
+  signal: AbortSignal,
+): Promise<BlobId> {
+  const { properties } = input;
+  const { maxPutAttempts } = context.config;
   const tried = new Set<number>();
   let lastError: RouterError | undefined;
   for (let attempt = 0; attempt < maxPutAttempts; attempt++) {
@@ -50,7 +70,7 @@ export async function putSimpleBlob(
     if (partition === undefined) break;
     tried.add(partition.id);
     const id = BlobId.generate({
-      type: BlobIdType.SIMPLE,
+      type,
       partitionId: partition.id,
       datacenterId: context.clusterMap.localDatacenter.id,
       accountId: properties.accountId,
@@ -125,15 +145,14 @@ function choosePartition(context: RouterContext, tried: ReadonlySet<number>): Pa
 function tooLarge(size: number, chunkBytes: number): RouterError {
   return new RouterError(
     RouterErrorCode.BLOB_TOO_LARGE,
-    `blob of ${size} bytes exceeds the chunk size ${chunkBytes} (chunked blobs are not supported yet)`,
+    `blob of ${size} bytes exceeds the chunk size ${chunkBytes}: it must be put as a chunked blob`,
   );
 }
 
-/** The whole blob in memory; a stream is read only up to one chunk past which it is refused. */
+/** The whole blob (at most one chunk) in memory; a stream is read only up to a byte past `size`. */
 async function readBlob(
   blob: Buffer | Uint8Array | Readable,
   size: number,
-  chunkBytes: number,
   signal: AbortSignal,
 ): Promise<Buffer> {
   if (blob instanceof Uint8Array) {
@@ -151,7 +170,7 @@ async function readBlob(
     for await (const part of blob) {
       const bytes = typeof part === 'string' ? Buffer.from(part) : Buffer.from(part as Uint8Array);
       total += bytes.byteLength;
-      if (total > chunkBytes) throw tooLarge(total, chunkBytes);
+      if (total > size) throw sizeMismatch(total, size, 'at least ');
       parts.push(bytes);
     }
   } catch (error) {
@@ -174,9 +193,9 @@ async function readBlob(
   return Buffer.concat(parts, total);
 }
 
-function sizeMismatch(actual: number, declared: number): RouterError {
+export function sizeMismatch(actual: number, declared: number, atLeast = ''): RouterError {
   return new RouterError(
     RouterErrorCode.INVALID_ARGUMENT,
-    `blob has ${actual} bytes but properties.blobSize says ${declared}`,
+    `blob has ${atLeast}${actual} bytes but properties.blobSize says ${declared}`,
   );
 }

@@ -1,16 +1,20 @@
 /**
  * The router: put / get / delete / TTL update / undelete of blobs over the data nodes of a cluster map,
- * with quorums per operation and a failure detector fed by every replica answer. Simple (one-chunk)
- * blobs only for now: see put-operation.ts.
+ * with quorums per operation and a failure detector fed by every replica answer. Blobs over `chunkBytes`
+ * are chunked (chunked-put.ts, chunked-get.ts). Delete, TTL update and undelete of a composite blob
+ * apply to its metadata blob only: as in Ambry, its data chunks are left to a later step (a background
+ * deleter / TTL updater that reads the chunk list), not done inline.
  */
 import type { ClusterMap } from '@ambry/clustermap';
 import { BlobId, DataNodeClient, NEVER_EXPIRES, type Transport } from '@ambry/protocol';
 import type { ChangeCapture } from './change-capture.js';
+import { getBlob } from './chunked-get.js';
+import { putBlob } from './chunked-put.js';
 import { type RouterConfig, type RouterConfigInput, resolveRouterConfig } from './config.js';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
 import { FailureDetector } from './failure-detector.js';
-import { type GetBlobResult, type GetOptions, getSimpleBlob } from './get-operation.js';
-import { type PutInput, putSimpleBlob } from './put-operation.js';
+import type { GetBlobResult, GetOptions } from './get-operation.js';
+import type { PutInput } from './put-operation.js';
 import type { RouterContext } from './replica-requests.js';
 import { type UpdateOperation, updateBlob } from './update-operation.js';
 
@@ -101,13 +105,15 @@ export class Router {
 
   /** Stores the blob and returns its new id. */
   async put(options: PutOptions): Promise<BlobId> {
-    const id = await this.#run(options.signal, (signal) => putSimpleBlob(this.#context, options, signal));
+    const id = await this.#run(options.signal, (signal) => putBlob(this.#context, options, signal));
     this.#changes?.put(id.toString(), options.properties);
     return id;
   }
 
   get(id: BlobId | string, options: GetOptions = {}): Promise<GetBlobResult> {
-    return this.#run(options.signal, (signal) => getSimpleBlob(this.#context, parseId(id), options, signal));
+    return this.#run(options.signal, (signal) =>
+      getBlob(this.#context, parseId(id), options, signal, this.#closing.signal),
+    );
   }
 
   delete(id: BlobId | string, options: SignalOptions = {}): Promise<void> {

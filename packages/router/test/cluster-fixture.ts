@@ -47,10 +47,17 @@ export interface ClusterFixture {
    * test that reads next must not race the stragglers.
    */
   settle(): Promise<void>;
+  /**
+   * `hook` sees every request a node receives, before its handler; a ServerError it throws is the
+   * node's answer. Returns the function that removes it.
+   */
+  intercept(hook: RequestHook): () => void;
   /** Replicas of the blob's partition that hold it (deleted or not), as `host:port`. */
   holders(id: BlobId): Promise<string[]>;
   close(): Promise<void>;
 }
+
+export type RequestHook = (operation: keyof DataNodeHandlers, blobId: BlobId) => void;
 
 function asServerError(error: unknown): unknown {
   return error instanceof StoreError ? new ServerError(error.code, error.message) : error;
@@ -71,11 +78,16 @@ export async function startCluster(): Promise<ClusterFixture> {
   const failing = new Map<string, ErrorCode>();
   const servers: DataNodeServer[] = [];
   let handling = 0;
+  const hooks = new Set<RequestHook>();
   const counted =
-    <A extends unknown[], R>(handler: (...args: A) => Promise<R>) =>
+    <A extends [{ readonly blobId: BlobId }, ...unknown[]], R>(
+      operation: keyof DataNodeHandlers,
+      handler: (...args: A) => Promise<R>,
+    ) =>
     async (...args: A) => {
       handling += 1;
       try {
+        for (const hook of hooks) hook(operation, args[0].blobId);
         return await handler(...args);
       } finally {
         handling -= 1;
@@ -138,11 +150,11 @@ export async function startCluster(): Promise<ClusterFixture> {
       },
     };
     const countedHandlers: DataNodeHandlers = {
-      put: counted(handlers.put!),
-      get: counted(handlers.get!),
-      delete: counted(handlers.delete!),
-      ttlUpdate: counted(handlers.ttlUpdate!),
-      undelete: counted(handlers.undelete!),
+      put: counted('put', handlers.put!),
+      get: counted('get', handlers.get!),
+      delete: counted('delete', handlers.delete!),
+      ttlUpdate: counted('ttlUpdate', handlers.ttlUpdate!),
+      undelete: counted('undelete', handlers.undelete!),
     };
     const server = new DataNodeServer({
       handlers: countedHandlers,
@@ -189,6 +201,10 @@ export async function startCluster(): Promise<ClusterFixture> {
     disconnect: (node) =>
       network.addFault({ endpoint: { host: node.host, port: node.port }, action: { kind: 'disconnect' } }),
     holders,
+    intercept: (hook) => {
+      hooks.add(hook);
+      return () => hooks.delete(hook);
+    },
     settle: async () => {
       // Bounded; a few quiet turns in a row, since a delivered request reaches its handler a turn later.
       let quiet = 0;
