@@ -77,11 +77,15 @@ export async function fetchBlob(
   options: GetOptions,
   signal: AbortSignal,
 ): Promise<GetResult> {
-  const { config, client } = context;
+  const { config, client, clock, latency } = context;
   const replicas = replicasOfBlob(context, id, config.getCrossDatacenter);
+  // Hedging starts with only as many requests as answers are needed and adds replicas as they prove slow,
+  // instead of loading getParallelism replicas with every GET.
+  const hedged = config.hedgeGets;
   const tracker = new OperationTracker({
     replicas,
-    parallelism: config.getParallelism,
+    parallelism: hedged ? config.getSuccessTarget : config.getParallelism,
+    ...(hedged ? { maxInFlight: config.hedgeMaxInFlight } : {}),
     successTarget: config.getSuccessTarget,
     notFoundNeedsAllOriginating: true,
     originatingDatacenterId: id.datacenterId,
@@ -99,9 +103,18 @@ export async function fetchBlob(
     operation: 'get',
     signal,
     cancelStragglers: true,
-    send: (endpoint, _replica, requestSignal) =>
-      client.get(endpoint, request, { timeoutMs: config.requestTimeoutMs, signal: requestSignal }),
+    send: async (endpoint, replica, requestSignal) => {
+      const started = clock();
+      const answer = await client.get(endpoint, request, {
+        timeoutMs: config.requestTimeoutMs,
+        signal: requestSignal,
+      });
+      // Only answers: a timeout or error says nothing about how long a healthy GET takes.
+      latency.for(replica.node.datacenter).record(clock() - started);
+      return answer;
+    },
     judge: judgeGet,
+    ...(hedged ? { hedge: { delayMs: (r) => latency.for(r.node.datacenter).delayMs() } } : {}),
   });
   const first = result.values[0];
   if (result.status !== 'success' || first === undefined) {

@@ -1,5 +1,4 @@
-// @ambry/router: request management. In progress (see the README): simple blobs end to end over the
-// data-node protocol; chunking, hedged GETs and wiring change capture into the operations come next.
+// @ambry/router: request management. In progress: see the README for what works and what is left.
 
 export {
   ChangeCapture,
@@ -49,6 +48,7 @@ export {
   resourceKey,
   type StateCounts,
 } from './failure-detector.js';
+export { type HedgePolicy, realTimers, type Timers } from './hedge-timer.js';
 export {
   LatencyTracker,
   type LatencyTrackerOptions,

@@ -14,6 +14,8 @@ import {
   toRouterError,
 } from './errors.js';
 import type { FailureDetector } from './failure-detector.js';
+import { type HedgePolicy, HedgeTimer, type Timers } from './hedge-timer.js';
+import type { LatencyTrackers } from './latency-tracker.js';
 import type { OperationTracker, ReplicaOutcome } from './operation-tracker.js';
 import { orderReplicas } from './replica-order.js';
 
@@ -25,6 +27,9 @@ export interface RouterContext {
   readonly detector: FailureDetector;
   readonly clock: () => number;
   readonly random: () => number;
+  /** GET latencies per datacenter: the hedge delay. */
+  readonly latency: LatencyTrackers;
+  readonly timers: Timers;
 }
 
 /** A replica's failed request, judged: an outcome for the tracker, or an answer that ends the operation. */
@@ -43,6 +48,11 @@ export interface ReplicaRequestsOptions<T> {
    * straggling put or delete that lands still makes the replica more complete.
    */
   readonly cancelStragglers: boolean;
+  /**
+   * Ask one more replica (`tracker.hedge()`) whenever the newest request has gone unanswered for the
+   * policy's delay. Without it only the tracker's parallelism is used.
+   */
+  readonly hedge?: HedgePolicy;
 }
 
 export interface ReplicaRequestsResult<T> {
@@ -128,11 +138,16 @@ export async function runReplicaRequests<T>(
   const queue: Settled<T>[] = [];
   let wake: (() => void) | undefined;
   let inFlight = 0;
+  let newest: Replica | undefined;
+  const hedge = options.hedge;
+  const timer = new HedgeTimer(context.timers, () => wake?.());
   const values: Array<{ replica: Replica; value: T }> = [];
   const errors: Array<{ replica: Replica; error: unknown }> = [];
 
   const launch = (replica: Replica): void => {
     inFlight += 1;
+    newest = replica;
+    timer.cancel();
     let request: Promise<T>;
     try {
       request = options.send(endpointOf(replica), replica, requestSignal);
@@ -152,17 +167,31 @@ export async function runReplicaRequests<T>(
   };
 
   try {
-    // Bounded: each pass consumes at least one response, and each replica is sent to at most once.
+    // Bounded: each pass consumes at least one response or one fired hedge deadline; each replica is
+    // sent to at most once, and a refused hedge disarms the timer until a response arrives.
     for (;;) {
       throwIfAborted(options.signal);
       for (const replica of tracker.nextReplicas()) launch(replica);
+      if (timer.takeDue()) {
+        const extra = tracker.hedge();
+        if (extra === undefined) timer.block();
+        else launch(extra);
+      }
       if (tracker.isDone || inFlight === 0) break;
-      await nextEvent(options.signal, queue, (resume) => {
-        wake = resume;
-      });
+      if (hedge !== undefined && newest !== undefined && tracker.counts.pending > 0) {
+        timer.ensureArmed(hedge.delayMs(newest));
+      }
+      await nextEvent(
+        options.signal,
+        () => queue.length > 0 || timer.due,
+        (resume) => {
+          wake = resume;
+        },
+      );
       throwIfAborted(options.signal);
       for (let settled = queue.shift(); settled !== undefined; settled = queue.shift()) {
         inFlight -= 1;
+        timer.unblock();
         if (settled.ok) {
           values.push({ replica: settled.replica, value: settled.value });
           tracker.onResponse(settled.replica, 'success');
@@ -176,18 +205,19 @@ export async function runReplicaRequests<T>(
     }
   } finally {
     wake = undefined;
+    timer.cancel();
     decided.abort();
   }
   const status = tracker.result?.status ?? 'failure';
   return { status, values, errors };
 }
 
-function nextEvent<T>(
+function nextEvent(
   signal: AbortSignal,
-  queue: Settled<T>[],
+  ready: () => boolean,
   setWake: (resume: () => void) => void,
 ): Promise<void> {
-  if (queue.length > 0 || signal.aborted) return Promise.resolve();
+  if (ready() || signal.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const resume = () => {
       signal.removeEventListener('abort', resume);

@@ -14,6 +14,8 @@ import { type RouterConfig, type RouterConfigInput, resolveRouterConfig } from '
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
 import { FailureDetector } from './failure-detector.js';
 import type { GetBlobResult, GetOptions } from './get-operation.js';
+import { realTimers, type Timers } from './hedge-timer.js';
+import { LatencyTrackers, latencyTrackerOptions } from './latency-tracker.js';
 import type { PutInput } from './put-operation.js';
 import type { RouterContext } from './replica-requests.js';
 import { type UpdateOperation, updateBlob } from './update-operation.js';
@@ -31,6 +33,8 @@ export interface RouterOptions {
   readonly clock?: () => number;
   /** In [0, 1): partition choice and replica shuffles. */
   readonly random?: () => number;
+  /** The GET hedge timer; injected so tests fire hedges when they choose. Default: setTimeout. */
+  readonly timers?: Timers;
   /** Told of every successful put, delete, TTL update and undelete (after the quorum answered). */
   readonly changeCapture?: ChangeCapture;
 }
@@ -90,6 +94,8 @@ export class Router {
       detector,
       clock,
       random: options.random ?? Math.random,
+      latency: new LatencyTrackers(latencyTrackerOptions(config)),
+      timers: options.timers ?? realTimers,
     };
     return new Router(context, options.client === undefined, options.changeCapture);
   }
@@ -97,6 +103,11 @@ export class Router {
   /** Node and disk health as learned from replica answers; for metrics and tests. */
   get failureDetector(): FailureDetector {
     return this.#context.detector;
+  }
+
+  /** Recent GET latencies per datacenter (the hedge delay); for metrics and tests. */
+  get latencyTrackers(): LatencyTrackers {
+    return this.#context.latency;
   }
 
   get closed(): boolean {
