@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobId, DataNodeClient, GetPart } from '@ambry/protocol';
 import { BlobStore } from '@ambry/store';
-import { type BenchCluster, type BenchNode, makeBenchCluster, startBenchNode } from './cluster.js';
+import { type ClusterDir, makeCluster, type RunningNode, startNode } from '../test/harness.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -82,7 +82,7 @@ function properties(size: number) {
 /** PUTs `count` blobs of `size` bytes over the wire, spread over the partitions; returns their ids. */
 async function fill(
   client: DataNodeClient,
-  node: BenchNode,
+  node: RunningNode,
   partitionIds: readonly number[],
   count: number,
   size: number,
@@ -160,13 +160,21 @@ async function runBench(options: {
   // Room for the blobs with a margin for record headers and the 0.95 read-only threshold.
   const perPartition = Math.ceil((small * SMALL + large * LARGE) / partitions);
   const capacity = Math.max(64 * MiB, Math.ceil((perPartition * 1.5) / MiB) * MiB);
-  let cluster: BenchCluster | undefined;
-  let node: BenchNode | undefined;
+  let cluster: ClusterDir | undefined;
+  let node: RunningNode | undefined;
   const stores: BlobStore[] = [];
   try {
-    cluster = await makeBenchCluster(partitions, capacity);
+    cluster = await makeCluster({
+      disks: 1,
+      partitions,
+      replicaCapacityBytes: capacity,
+      diskCapacityBytes: Math.max(capacity * partitions, 4 * 1024 * MiB),
+      // The store's own default segment size, as in the in-process side below.
+      config: { segmentBytes: undefined },
+    });
     if (options.cpuProf !== undefined) await fs.mkdir(options.cpuProf, { recursive: true });
-    node = await startBenchNode(cluster, options.cpuProf);
+    const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProf];
+    node = await startNode(cluster, {}, profile);
     const partitionIds = [...cluster.replicaDirs.keys()];
     const client = new DataNodeClient({
       clientId: 'datanode-bench',

@@ -49,12 +49,20 @@ export interface ClusterDir {
   readonly disks: readonly string[];
   /** Partition ids of the map, and which disk each lives on. */
   readonly partitions: ReadonlyMap<number, string>;
+  /** Partition id → the directory of its replica's store. */
+  readonly replicaDirs: ReadonlyMap<number, string>;
   readonly configFile: string;
 }
 
 /** A one-node map (`disks` disks, `partitions` partitions) and a config file for it. */
 export async function makeCluster(
-  options: { disks?: number; partitions?: number; config?: Partial<DataNodeConfigInput> } = {},
+  options: {
+    disks?: number;
+    partitions?: number;
+    replicaCapacityBytes?: number;
+    diskCapacityBytes?: number;
+    config?: Partial<DataNodeConfigInput>;
+  } = {},
 ): Promise<ClusterDir> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ambry-datanode-'));
   const port = await freePort();
@@ -67,15 +75,19 @@ export async function makeCluster(
     partitions: options.partitions ?? 4,
     replicasPerDc: 1,
     basePort: port,
-    replicaCapacityBytes: 64 * 1024 * 1024,
-    diskCapacityBytes: 1024 * 1024 * 1024,
+    replicaCapacityBytes: options.replicaCapacityBytes ?? 64 * 1024 * 1024,
+    diskCapacityBytes: options.diskCapacityBytes ?? 1024 * 1024 * 1024,
     mountPathPrefix: path.join(root, 'disks'),
   });
   await writeLayoutFiles(mapDir, layout);
   const nodeKey = `127.0.0.1:${port}`;
   const disks = layout.hardware.datacenters[0]!.nodes[0]!.disks.map((d) => d.mountPath);
   const partitions = new Map<number, string>();
-  for (const p of layout.partitions.partitions) partitions.set(p.id, p.replicas[0]!.mountPath);
+  const replicaDirs = new Map<number, string>();
+  for (const p of layout.partitions.partitions) {
+    partitions.set(p.id, p.replicas[0]!.mountPath);
+    replicaDirs.set(p.id, path.join(p.replicas[0]!.mountPath, `partition-${p.id}`));
+  }
   const configFile = path.join(root, 'datanode.json');
   const config: DataNodeConfigInput = {
     node: nodeKey,
@@ -86,7 +98,7 @@ export async function makeCluster(
     ...options.config,
   };
   await fs.writeFile(configFile, JSON.stringify(config, null, 2));
-  return { root, mapDir, port, adminPort, nodeKey, disks, partitions, configFile };
+  return { root, mapDir, port, adminPort, nodeKey, disks, partitions, replicaDirs, configFile };
 }
 
 export interface RunningNode {
@@ -98,12 +110,23 @@ export interface RunningNode {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the datanode on `cluster` and waits until /health says ready. */
-export async function startNode(cluster: ClusterDir, env: NodeJS.ProcessEnv = {}): Promise<RunningNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', cluster.configFile], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+/**
+ * Starts the datanode on `cluster` and waits until /health says ready. `nodeArgs` go to node itself
+ * (the bench passes `--cpu-prof`).
+ */
+export async function startNode(
+  cluster: ClusterDir,
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: readonly string[] = [],
+): Promise<RunningNode> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', MAIN, '--config', cluster.configFile],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();

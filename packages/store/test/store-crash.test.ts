@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   type BlobId,
@@ -17,6 +16,7 @@ import {
   type StoreIo,
 } from '../src/index.js';
 import { blobBytes, newId, propertiesFor, TempDirs } from './helpers.js';
+import { powerLossIo } from './power-loss-io.js';
 
 /**
  * Crash tests: the byte stream the store writes is cut at a random byte (FaultyIo.crashAfterBytes), then
@@ -74,62 +74,6 @@ function recordingIo(events: WriteEvent[]): StoreIo {
     close: () => file.close(),
   });
   return { ...nodeIo, open: async (p, flags) => wrap(await nodeIo.open(p, flags)) };
-}
-
-/**
- * Pass-through io that remembers how much of each file written through it an fsync made durable, so
- * `lose()` can then drop the rest, as a power loss drops unsynced appends from the page cache.
- */
-function powerLossIo(): { io: StoreIo; lose: () => Promise<void> } {
-  const written = new Map<string, number>();
-  const synced = new Map<string, number>();
-  const wrap = (file: StoreFile): StoreFile => ({
-    path: file.path,
-    read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
-    async writev(buffers, position) {
-      await file.writev(buffers, position);
-      const end = position + buffers.reduce((sum, b) => sum + b.length, 0);
-      written.set(file.path, Math.max(end, written.get(file.path) ?? 0));
-    },
-    async datasync() {
-      await file.datasync();
-      if (written.has(file.path)) synced.set(file.path, written.get(file.path)!);
-    },
-    async truncate(length) {
-      await file.truncate(length);
-      if (written.has(file.path)) written.set(file.path, length);
-      if (synced.has(file.path)) synced.set(file.path, Math.min(length, synced.get(file.path)!));
-    },
-    size: () => file.size(),
-    close: () => file.close(),
-  });
-  const move = (map: Map<string, number>, from: string, to: string) => {
-    if (map.has(from)) map.set(to, map.get(from)!);
-    map.delete(from);
-  };
-  const io: StoreIo = {
-    ...nodeIo,
-    async open(p, flags) {
-      const file = await nodeIo.open(p, flags);
-      // Files this io creates start empty; files it finds were durable before it was created.
-      if (flags === 'w+' || flags === 'wx+') written.set(p, 0);
-      return wrap(file);
-    },
-    async rename(from, to) {
-      await nodeIo.rename(from, to);
-      move(written, from, to);
-      move(synced, from, to);
-    },
-    async unlink(p) {
-      await nodeIo.unlink(p);
-      written.delete(p);
-      synced.delete(p);
-    },
-  };
-  const lose = async () => {
-    for (const [p] of written) await fs.truncate(p, synced.get(p) ?? 0).catch(() => {});
-  };
-  return { io, lose };
 }
 
 interface Life {
