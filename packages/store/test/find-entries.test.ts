@@ -2,93 +2,22 @@ import fs from 'node:fs/promises';
 import { type BlobId, ErrorCode, type MessageInfo } from '@ambry/protocol';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BlobStore, FaultyIo, type StoreOptions } from '../src/index.js';
+import { FaultyIo } from '../src/index.js';
 import { decodeToken, encodeToken, ID_BYTES } from '../src/token.js';
+import {
+  drain,
+  expectEachOnce,
+  openStore,
+  pageUntil,
+  putBlobs,
+  putUntilSegmentsGrow,
+  START,
+  T0,
+} from './find-entries-fixture.js';
 import { blobBytes, newId, propertiesFor, TempDirs } from './helpers.js';
 
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
-
-const T0 = 1_700_000_000_000;
-const START = new Uint8Array(0);
-
-/** Small enough that a few dozen puts span several persisted segments and several log segments. */
-function openStore(dir: string, extra: Partial<StoreOptions> = {}): Promise<BlobStore> {
-  return BlobStore.open({
-    dir,
-    capacityBytes: 4 * 1024 * 1024,
-    segmentBytes: 16 * 1024,
-    maxMemoryRecords: 8,
-    entriesPerBlock: 3,
-    clock: () => T0,
-    ...extra,
-  });
-}
-
-let blobNumber = 0;
-async function putBlobs(store: BlobStore, count: number, size = 100): Promise<BlobId[]> {
-  const ids: BlobId[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = newId();
-    const n = blobNumber++;
-    await store.put({ id, properties: propertiesFor(size), blob: blobBytes(n, size) });
-    ids.push(id);
-  }
-  return ids;
-}
-
-interface Page {
-  readonly entries: MessageInfo[];
-  readonly token: Buffer;
-  readonly calls: number;
-}
-
-/** Pages from `token` until caught up (lag 0); the bound turns a token that never advances into a failure. */
-async function drain(store: BlobStore, token: Uint8Array, maxBytes: number, maxCalls = 2000): Promise<Page> {
-  const entries: MessageInfo[] = [];
-  let current: Buffer = Buffer.from(token);
-  for (let calls = 1; calls <= maxCalls; calls++) {
-    const page = await store.findEntriesSince(current, maxBytes);
-    entries.push(...page.entries);
-    current = page.token;
-    if (page.lagBytes === 0) return { entries, token: current, calls };
-  }
-  throw new Error(`not caught up after ${maxCalls} calls`);
-}
-
-/** Pages one entry at a time until the token is of `kind` and the caller is still behind. */
-async function pageUntil(
-  store: BlobStore,
-  token: Uint8Array,
-  kind: 'journal' | 'index',
-): Promise<{ entries: MessageInfo[]; token: Buffer }> {
-  const entries: MessageInfo[] = [];
-  let current: Buffer = Buffer.from(token);
-  for (let calls = 0; calls < 2000; calls++) {
-    if (decodeToken(current).kind === kind && calls > 0) return { entries, token: current };
-    const page = await store.findEntriesSince(current, 1);
-    expect(page.lagBytes).toBeGreaterThan(0);
-    entries.push(...page.entries);
-    current = page.token;
-  }
-  throw new Error(`no ${kind} token reached`);
-}
-
-function expectEachOnce(entries: readonly MessageInfo[], ids: readonly BlobId[]): void {
-  const counts = new Map<string, number>();
-  for (const e of entries) counts.set(e.blobId.toString(), (counts.get(e.blobId.toString()) ?? 0) + 1);
-  const duplicated = [...counts].filter(([, n]) => n > 1);
-  expect(duplicated).toEqual([]);
-  expect(new Set(counts.keys())).toEqual(new Set(ids.map((id) => id.toString())));
-}
-
-async function putUntilSegmentsGrow(store: BlobStore, ids: BlobId[]): Promise<void> {
-  const before = store.stats().persistedIndexSegments;
-  for (let i = 0; i < 200 && store.stats().persistedIndexSegments === before; i++) {
-    ids.push(...(await putBlobs(store, 1)));
-  }
-  expect(store.stats().persistedIndexSegments).toBeGreaterThan(before);
-}
 
 describe('findEntriesSince', () => {
   it('returns every key once across persisted segments and the journal, for any page size', async () => {
@@ -174,90 +103,6 @@ describe('findEntriesSince', () => {
       }),
       { numRuns: 40 },
     );
-  });
-
-  it('continues a token from before a clean close or a crash', async () => {
-    for (const crash of [false, true]) {
-      const dir = await temp.make();
-      const io = new FaultyIo();
-      const store = await openStore(dir, { io });
-      const ids = await putBlobs(store, 30);
-      const inSegment = await pageUntil(store, START, 'index');
-      const inJournal = await pageUntil(store, inSegment.token, 'journal');
-      const held = [...inSegment.entries, ...inJournal.entries];
-      ids.push(...(await putBlobs(store, 5)));
-      if (crash) await io.crashNow();
-      await store.close().catch(() => {});
-      const reopened = await openStore(dir);
-      expect(reopened.stats().cleanStart).toBe(!crash);
-      if (crash) expect(reopened.stats().recoveredRecords).toBeGreaterThan(0);
-      ids.push(...(await putBlobs(reopened, 12)));
-      expectEachOnce([...inSegment.entries, ...(await drain(reopened, inSegment.token, 250)).entries], ids);
-      expectEachOnce([...held, ...(await drain(reopened, inJournal.token, 1)).entries], ids);
-      await reopened.close();
-    }
-  });
-
-  it('pulls a token past a log tail lost in a crash back to where the log ended', async () => {
-    const dir = await temp.make();
-    const io = new FaultyIo();
-    // Interval durability: acknowledged records may be lost to a power cut, yet a peer may have read them.
-    const options = { durability: 'interval', syncIntervalMs: 3_600_000, maxMemoryRecords: 1000 } as const;
-    const store = await openStore(dir, { io, ...options });
-    await putBlobs(store, 10);
-    const ends: number[] = [];
-    let token: Buffer = Buffer.alloc(0);
-    for (let i = 0; i < 10; i++) {
-      token = (await store.findEntriesSince(token, 1)).token;
-      const decoded = decodeToken(token);
-      ends.push(decoded.kind === 'journal' ? decoded.position : -1);
-    }
-    await io.crashNow();
-    await store.close().catch(() => {});
-    // The power cut takes the last three records (the segment's file offset is its log position).
-    await fs.truncate(`${dir}/00000000.log`, ends[6]!);
-    const reopened = await openStore(dir, options);
-    expect(reopened.stats().bytesUsed).toBe(ends[6]);
-    const fresh = await putBlobs(reopened, 5);
-    expectEachOnce((await drain(reopened, token, 1)).entries, fresh);
-    // Still true after further clean restarts: the unclean open is remembered in the session history.
-    await reopened.close();
-    const later = await openStore(dir, options);
-    await later.close();
-    const again = await openStore(dir, options);
-    expectEachOnce((await drain(again, token, 1)).entries, fresh);
-    await again.close();
-  });
-
-  it('never skips an entry when the segment under an index token was rebuilt after damage', async () => {
-    const dir = await temp.make();
-    let store = await openStore(dir);
-    const ids = await putBlobs(store, 40);
-    // A token in the middle of the first persisted segment.
-    let token: Buffer = Buffer.alloc(0);
-    const seen: MessageInfo[] = [];
-    for (let i = 0; i < 3; i++) {
-      const page = await store.findEntriesSince(token, 1);
-      seen.push(...page.entries);
-      token = page.token;
-    }
-    expect(decodeToken(token).kind).toBe('index');
-    await store.close();
-    // Damage an entry block of the first segment: it and every later one are dropped and the log is
-    // re-indexed into segments with other boundaries.
-    const first = (await fs.readdir(dir)).filter((n) => n.endsWith('.idx')).sort()[0]!;
-    const bytes = await fs.readFile(`${dir}/${first}`);
-    bytes[bytes.length - 5]! ^= 0xff;
-    await fs.writeFile(`${dir}/${first}`, bytes);
-    store = await openStore(dir);
-    expect(store.stats().persistedIndexSegments).toBe(0);
-    await store.close(); // persists the re-indexed log as one segment, from the same start to a new end
-    store = await openStore(dir);
-    expect(store.stats().persistedIndexSegments).toBe(1);
-    const rest = await drain(store, token, 1);
-    const all = new Set([...seen, ...rest.entries].map((e) => e.blobId.toString()));
-    for (const id of ids) expect(all.has(id.toString())).toBe(true);
-    await store.close();
   });
 
   it('reports the current state of a key, reached from a segment or from the journal', async () => {
