@@ -70,7 +70,7 @@ function checkedProperties(answer: GetResult, id: BlobId): NonNullable<GetResult
   return answer.properties;
 }
 
-function decodeMetadata(answer: GetResult, id: BlobId): CompositeBlobMetadata {
+export function decodeMetadata(answer: GetResult, id: BlobId): CompositeBlobMetadata {
   try {
     return decodeCompositeMetadata(answer.blob);
   } catch (error) {

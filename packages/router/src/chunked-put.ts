@@ -9,34 +9,73 @@ import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { type BlobId, BlobIdType, type CompositeChunk, encodeCompositeMetadata } from '@ambry/protocol';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
-import { declaredBlobSize, type PutInput, putChunk, putSimpleBlob, sizeMismatch } from './put-operation.js';
+import {
+  declaredBlobSize,
+  type PutInput,
+  putChunk,
+  putSimpleBlob,
+  sizeMismatch,
+  withSize,
+} from './put-operation.js';
 import { type RouterContext, throwIfAborted } from './replica-requests.js';
 import { updateBlob } from './update-operation.js';
 
+/** What a put stored: the blob's id and its size (as declared, or as counted when undeclared). */
+export interface StoredBlob {
+  readonly id: BlobId;
+  readonly blobSize: number;
+}
+
 /** Any blob: a simple one when it fits in one chunk, else chunks plus a metadata blob. */
-export async function putBlob(context: RouterContext, input: PutInput, signal: AbortSignal): Promise<BlobId> {
-  const size = declaredBlobSize(input);
-  if (size <= context.config.chunkBytes) return putSimpleBlob(context, input, signal);
-  return putChunkedBlob(context, input, size, signal);
+export async function putBlob(
+  context: RouterContext,
+  input: PutInput,
+  signal: AbortSignal,
+): Promise<StoredBlob> {
+  const { chunkBytes } = context.config;
+  const declared = declaredBlobSize(input);
+  if (declared !== undefined && declared <= chunkBytes) {
+    return { id: await putSimpleBlob(context, input, declared, signal), blobSize: declared };
+  }
+  const source = pieces(input.blob, declared, chunkBytes, signal)[Symbol.asyncIterator]();
+  if (declared !== undefined) return putChunkedBlob(context, input, source, signal);
+  // Size unknown: a blob that ends within its first chunk is a simple blob. Knowing that takes
+  // reading one piece past the first (two pieces in memory, within the chunksInFlight bound).
+  const first = await source.next();
+  const second = first.done ? first : await source.next();
+  if (second.done) {
+    const blob = first.done ? Buffer.alloc(0) : first.value;
+    const id = await putChunk(context, withSize(input, blob.byteLength), blob, BlobIdType.SIMPLE, signal);
+    return { id, blobSize: blob.byteLength };
+  }
+  return putChunkedBlob(context, input, prepend([first.value, second.value], source), signal);
+}
+
+async function* prepend(head: readonly Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield* head;
+  // yield* over the iterator itself, so an early return() reaches the source and releases it.
+  yield* { [Symbol.asyncIterator]: () => rest };
 }
 
 async function putChunkedBlob(
   context: RouterContext,
   input: PutInput,
-  size: number,
+  source: AsyncIterator<Buffer>,
   signal: AbortSignal,
-): Promise<BlobId> {
-  const { chunkBytes, chunksInFlight, putParallelism } = context.config;
+): Promise<StoredBlob> {
+  const { chunksInFlight, putParallelism } = context.config;
   // Every replica request of every chunk in flight listens to the one operation signal.
   setMaxListeners(chunksInFlight * (putParallelism + 2) + 10, signal);
   const chunks: Array<CompositeChunk | undefined> = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  let totalSize = 0;
   try {
-    for await (const piece of pieces(input.blob, size, chunkBytes, signal)) {
+    for await (const piece of { [Symbol.asyncIterator]: () => source }) {
       const index = chunks.length;
       chunks.push(undefined);
-      const chunkInput = { ...input, properties: { ...input.properties, blobSize: piece.byteLength } };
+      totalSize += piece.byteLength;
+      const chunkInput = withSize(input, piece.byteLength);
       const stored: Promise<void> = putChunk(context, chunkInput, piece, BlobIdType.DATA_CHUNK, signal).then(
         (blobId) => {
           chunks[index] = { blobId, size: piece.byteLength };
@@ -57,10 +96,11 @@ async function putChunkedBlob(
     const stored = chunks.filter((chunk) => chunk !== undefined);
     if (stored.length !== chunks.length)
       throw new RouterError(RouterErrorCode.INTERNAL, 'a chunk went missing');
-    const metadata = encodeCompositeMetadata({ totalSize: size, chunks: stored });
+    const metadata = encodeCompositeMetadata({ totalSize, chunks: stored });
     // A data node checks blobSize against the bytes it stores; a get reports the total again.
-    const metadataInput = { ...input, properties: { ...input.properties, blobSize: metadata.byteLength } };
-    return await putChunk(context, metadataInput, metadata, BlobIdType.METADATA, signal);
+    const metadataInput = withSize(input, metadata.byteLength);
+    const id = await putChunk(context, metadataInput, metadata, BlobIdType.METADATA, signal);
+    return { id, blobSize: totalSize };
   } catch (error) {
     await Promise.all(inFlight);
     await deleteChunks(context, chunks);
@@ -87,12 +127,13 @@ async function deleteChunks(
 /** The source in pieces of `chunkBytes` (the last one shorter), checked against the declared size. */
 async function* pieces(
   blob: PutInput['blob'],
-  size: number,
+  size: number | undefined,
   chunkBytes: number,
   signal: AbortSignal,
 ): AsyncGenerator<Buffer> {
   if (blob instanceof Uint8Array) {
-    if (blob.byteLength !== size) throw sizeMismatch(blob.byteLength, size);
+    // declaredBlobSize gives a Buffer without a declared size its own length.
+    if (size === undefined || blob.byteLength !== size) throw sizeMismatch(blob.byteLength, size ?? -1);
     const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
     for (let offset = 0; offset < size; offset += chunkBytes) {
       throwIfAborted(signal);
@@ -108,7 +149,7 @@ async function* pieces(
 
 async function* readablePieces(
   blob: Readable,
-  size: number,
+  size: number | undefined,
   chunkBytes: number,
   signal: AbortSignal,
 ): AsyncGenerator<Buffer> {
@@ -121,7 +162,7 @@ async function* readablePieces(
     for await (const part of blob) {
       const bytes = typeof part === 'string' ? Buffer.from(part) : Buffer.from(part as Uint8Array);
       total += bytes.byteLength;
-      if (total > size) throw sizeMismatch(total, size, 'at least ');
+      if (size !== undefined && total > size) throw sizeMismatch(total, size, 'at least ');
       parts.push(bytes);
       buffered += bytes.byteLength;
       while (buffered >= chunkBytes) {
@@ -146,6 +187,6 @@ async function* readablePieces(
     signal.removeEventListener('abort', onAbort);
   }
   throwIfAborted(signal);
-  if (total !== size) throw sizeMismatch(total, size);
+  if (size !== undefined && total !== size) throw sizeMismatch(total, size);
   if (buffered > 0) yield Buffer.concat(parts, buffered);
 }

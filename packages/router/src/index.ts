@@ -1,5 +1,6 @@
 // @ambry/router: request management. In progress: see the README for what works and what is left.
 
+export type { BackgroundStats } from './background-work.js';
 export {
   ChangeCapture,
   ChangeCaptureError,
@@ -48,6 +49,7 @@ export {
   resourceKey,
   type StateCounts,
 } from './failure-detector.js';
+export type { RouterHealth } from './health.js';
 export { type HedgePolicy, realTimers, type Timers } from './hedge-timer.js';
 export {
   LatencyTracker,
@@ -55,6 +57,7 @@ export {
   LatencyTrackers,
   latencyTrackerOptions,
 } from './latency-tracker.js';
+export { NOT_FOUND_CACHE_MAX_ENTRIES } from './not-found-cache.js';
 export {
   OperationTracker,
   type OperationTrackerOptions,
@@ -63,7 +66,7 @@ export {
   type TrackerMode,
   type TrackerResult,
 } from './operation-tracker.js';
-export type { PutInput } from './put-operation.js';
+export type { PutInput, PutProperties } from './put-operation.js';
 export {
   type ChangeEntry,
   RedisStreamChangeSink,
@@ -72,6 +75,8 @@ export {
 } from './redis-change-sink.js';
 export { orderReplicas, type ReplicaOrderOptions } from './replica-order.js';
 export {
+  BACKGROUND_CONCURRENCY,
+  BACKGROUND_MAX_QUEUED,
   type GetBlobResult,
   type GetOptions,
   type PutOptions,

@@ -18,16 +18,40 @@ import {
   usableReplica,
 } from './replica-requests.js';
 
+/**
+ * The properties of a blob to put. `blobSize`, when given, must be the number of bytes in `blob`; it
+ * may be left out when `blob` is a Readable of unknown length (an HTTP body sent chunked): the router
+ * then reads to the end and stores the size it counted.
+ */
+export type PutProperties = Omit<BlobProperties, 'blobSize'> & { readonly blobSize?: number };
+
 export interface PutInput {
-  /** `blobSize` must be the number of bytes in `blob`. */
-  readonly properties: BlobProperties;
+  readonly properties: PutProperties;
   readonly userMetadata?: UserMetadata;
   readonly blob: Buffer | Uint8Array | Readable;
 }
 
-/** The declared size of the blob to put, checked. */
-export function declaredBlobSize(input: PutInput): number {
+/** What one stored blob (simple, data chunk or metadata) is made of, besides its bytes. */
+export interface ChunkInput {
+  readonly properties: BlobProperties;
+  readonly userMetadata?: UserMetadata;
+}
+
+/** The properties with the size the router counted. */
+export function withSize(input: PutInput, blobSize: number): ChunkInput {
+  return { properties: { ...input.properties, blobSize }, userMetadata: input.userMetadata ?? {} };
+}
+
+/**
+ * The declared size of the blob to put, checked; undefined when a Readable comes without one. A
+ * Buffer without a declared size has its own length.
+ */
+export function declaredBlobSize(input: PutInput): number | undefined {
   const size = input.properties?.blobSize;
+  if (size === undefined) {
+    if (input.blob instanceof Uint8Array) return input.blob.byteLength;
+    return undefined;
+  }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new RouterError(
       RouterErrorCode.INVALID_ARGUMENT,
@@ -37,16 +61,17 @@ export function declaredBlobSize(input: PutInput): number {
   return size;
 }
 
+/** A blob of known `size`, at most one chunk. */
 export async function putSimpleBlob(
   context: RouterContext,
   input: PutInput,
+  size: number,
   signal: AbortSignal,
 ): Promise<BlobId> {
   const { chunkBytes } = context.config;
-  const size = declaredBlobSize(input);
   if (size > chunkBytes) throw tooLarge(size, chunkBytes);
   const blob = await readBlob(input.blob, size, signal);
-  return putChunk(context, input, blob, BlobIdType.SIMPLE, signal);
+  return putChunk(context, withSize(input, size), blob, BlobIdType.SIMPLE, signal);
 }
 
 /**
@@ -55,7 +80,7 @@ export async function putSimpleBlob(
  */
 export async function putChunk(
   context: RouterContext,
-  input: PutInput,
+  input: ChunkInput,
   blob: Buffer,
   type: BlobIdType,
   signal: AbortSignal,
@@ -92,7 +117,7 @@ async function putOnPartition(
   context: RouterContext,
   partition: Partition,
   id: BlobId,
-  input: PutInput,
+  input: ChunkInput,
   blob: Buffer,
   signal: AbortSignal,
 ): Promise<RouterError | undefined> {
@@ -135,11 +160,29 @@ async function putOnPartition(
   return operationError(result, `put to partition ${partition.id}`);
 }
 
+/**
+ * A random writable partition not tried yet, preferring those whose put quorum sits on nodes and disks
+ * the failure detector has up. When none does, any writable one: its replicas that are due a probe get
+ * it, so the router finds out when they are back instead of refusing every put until the backoff ends.
+ */
 function choosePartition(context: RouterContext, tried: ReadonlySet<number>): Partition | undefined {
   const candidates = context.clusterMap.writablePartitions().filter((p) => !tried.has(p.id));
   if (candidates.length === 0) return undefined;
-  const index = Math.min(candidates.length - 1, Math.floor(context.random() * candidates.length));
-  return candidates[index];
+  const healthy = candidates.filter((p) => hasHealthyQuorum(context, p));
+  const pool = healthy.length > 0 ? healthy : candidates;
+  const index = Math.min(pool.length - 1, Math.floor(context.random() * pool.length));
+  return pool[index];
+}
+
+function hasHealthyQuorum(context: RouterContext, partition: Partition): boolean {
+  const { clusterMap, config, detector } = context;
+  const local = clusterMap
+    .replicas(partition.id)
+    .filter((r) => r.node.datacenterId === clusterMap.localDatacenter.id);
+  const healthy = local.filter(
+    (r) => clusterMap.isReplicaWritable(r) && detector.state(r.node.key, r.disk.mountPath) !== 'down',
+  );
+  return healthy.length >= Math.min(config.putSuccessTarget, local.length);
 }
 
 function tooLarge(size: number, chunkBytes: number): RouterError {

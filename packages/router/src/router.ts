@@ -1,24 +1,27 @@
 /**
  * The router: put / get / delete / TTL update / undelete of blobs over the data nodes of a cluster map,
  * with quorums per operation and a failure detector fed by every replica answer. Blobs over `chunkBytes`
- * are chunked (chunked-put.ts, chunked-get.ts). Delete, TTL update and undelete of a composite blob
- * apply to its metadata blob only: as in Ambry, its data chunks are left to a later step (a background
- * deleter / TTL updater that reads the chunk list), not done inline.
+ * are chunked (chunked-put.ts, chunked-get.ts); updates of composite blobs reach their data chunks
+ * (composite-update.ts). A not-found answer is remembered for a while (not-found-cache.ts).
  */
 import type { ClusterMap } from '@ambry/clustermap';
 import { BlobId, DataNodeClient, NEVER_EXPIRES, type Transport } from '@ambry/protocol';
+import { type BackgroundStats, BackgroundWork } from './background-work.js';
 import type { ChangeCapture } from './change-capture.js';
 import { getBlob } from './chunked-get.js';
 import { putBlob } from './chunked-put.js';
+import { updateAnyBlob } from './composite-update.js';
 import { type RouterConfig, type RouterConfigInput, resolveRouterConfig } from './config.js';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
 import { FailureDetector } from './failure-detector.js';
 import type { GetBlobResult, GetOptions } from './get-operation.js';
+import { checkHealth, type RouterHealth } from './health.js';
 import { realTimers, type Timers } from './hedge-timer.js';
 import { LatencyTrackers, latencyTrackerOptions } from './latency-tracker.js';
+import { NotFoundCache } from './not-found-cache.js';
 import type { PutInput } from './put-operation.js';
 import type { RouterContext } from './replica-requests.js';
-import { type UpdateOperation, updateBlob } from './update-operation.js';
+import type { UpdateOperation } from './update-operation.js';
 
 export type { GetBlobResult, GetOptions } from './get-operation.js';
 
@@ -52,18 +55,27 @@ export interface TtlUpdateOptions extends SignalOptions {
   readonly expiresAtMs?: number;
 }
 
+/** Composite blobs whose data chunks are deleted at once, and how many more may wait. */
+export const BACKGROUND_CONCURRENCY = 4;
+export const BACKGROUND_MAX_QUEUED = 10_000;
+
 export class Router {
   readonly config: RouterConfig;
   readonly clusterMap: ClusterMap;
   readonly #context: RouterContext;
   readonly #ownsClient: boolean;
   readonly #changes: ChangeCapture | undefined;
+  readonly #notFound: NotFoundCache;
+  #healthRound: Promise<RouterHealth> | undefined;
+  /** Data-chunk deletes of deleted composite blobs. */
+  readonly #background = new BackgroundWork(BACKGROUND_CONCURRENCY, BACKGROUND_MAX_QUEUED);
   /** Aborted by close(): operations in flight end with ROUTER_CLOSED. */
   readonly #closing = new AbortController();
 
   private constructor(context: RouterContext, ownsClient: boolean, changes: ChangeCapture | undefined) {
     this.#context = context;
     this.#changes = changes;
+    this.#notFound = new NotFoundCache(context.config.notFoundCacheMs, context.clock);
     this.config = context.config;
     this.clusterMap = context.clusterMap;
     this.#ownsClient = ownsClient;
@@ -116,15 +128,28 @@ export class Router {
 
   /** Stores the blob and returns its new id. */
   async put(options: PutOptions): Promise<BlobId> {
-    const id = await this.#run(options.signal, (signal) => putBlob(this.#context, options, signal));
-    this.#changes?.put(id.toString(), options.properties);
-    return id;
+    const stored = await this.#run(options.signal, (signal) => putBlob(this.#context, options, signal));
+    this.#notFound.forget(stored.id.toString());
+    this.#changes?.put(stored.id.toString(), { ...options.properties, blobSize: stored.blobSize });
+    return stored.id;
   }
 
   get(id: BlobId | string, options: GetOptions = {}): Promise<GetBlobResult> {
-    return this.#run(options.signal, (signal) =>
-      getBlob(this.#context, parseId(id), options, signal, this.#closing.signal),
-    );
+    return this.#run(options.signal, async (signal) => {
+      const blobId = parseId(id);
+      const key = blobId.toString();
+      if (this.#notFound.has(key)) {
+        throw new RouterError(RouterErrorCode.BLOB_NOT_FOUND, `blob ${key} not found (remembered)`);
+      }
+      try {
+        return await getBlob(this.#context, blobId, options, signal, this.#closing.signal);
+      } catch (error) {
+        if (error instanceof RouterError && error.code === RouterErrorCode.BLOB_NOT_FOUND) {
+          this.#notFound.add(key);
+        }
+        throw error;
+      }
+    });
   }
 
   delete(id: BlobId | string, options: SignalOptions = {}): Promise<void> {
@@ -148,10 +173,40 @@ export class Router {
     return this.#update(id, { kind: 'undelete' }, options.signal);
   }
 
-  /** Ends operations in flight with ROUTER_CLOSED and closes the client the router built. Idempotent. */
+  /**
+   * Whether a put can reach its quorum now, from a round of health probes to the local data nodes
+   * (health.ts). Concurrent calls share one round; `signal` only stops this caller's wait.
+   */
+  health(options: SignalOptions = {}): Promise<RouterHealth> {
+    if (this.closed) return Promise.reject(new RouterError(RouterErrorCode.ROUTER_CLOSED, 'router closed'));
+    if (this.#healthRound === undefined) {
+      const round = checkHealth(this.#context, this.#closing.signal).finally(() => {
+        this.#healthRound = undefined;
+      });
+      this.#healthRound = round;
+    }
+    return untilAborted(this.#healthRound, options.signal);
+  }
+
+  /** Background work (data-chunk deletes of deleted composite blobs): counts, for metrics. */
+  backgroundStats(): BackgroundStats {
+    return this.#background.stats();
+  }
+
+  /** Resolves when no background work runs or waits (tests, and a shutdown that wants it done). */
+  backgroundIdle(): Promise<void> {
+    return this.#background.idle();
+  }
+
+  /**
+   * Ends operations in flight with ROUTER_CLOSED, drops background work that has not started, lets the
+   * running tasks finish (bounded by request timeouts), and closes the client the router built.
+   * Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.#closing.abort(new RouterError(RouterErrorCode.ROUTER_CLOSED, 'router closed'));
+    await this.#background.stop();
     if (this.#ownsClient) await this.#context.client.close();
   }
 
@@ -162,10 +217,11 @@ export class Router {
   ): Promise<void> {
     const blobId = await this.#run(callerSignal, async (signal) => {
       const parsed = parseId(id);
-      await updateBlob(this.#context, parsed, update, signal);
+      await updateAnyBlob(this.#context, parsed, update, signal, this.#background);
       return parsed;
     });
     const text = blobId.toString();
+    if (update.kind === 'undelete') this.#notFound.forget(text);
     if (update.kind === 'delete') this.#changes?.delete(text);
     else if (update.kind === 'undelete') this.#changes?.undelete(text);
     else
@@ -195,6 +251,17 @@ export class Router {
       this.#closing.signal.removeEventListener('abort', onClose);
     }
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  const aborted = () => new RouterError(RouterErrorCode.ABORTED, 'aborted by the caller');
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function parseId(id: BlobId | string): BlobId {

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { type BlobId, BlobIdType, type BlobProperties, ErrorCode, ServerError } from '@ambry/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RouterError, RouterErrorCode } from '../src/errors.js';
+import { RouterErrorCode } from '../src/errors.js';
 import type { Router } from '../src/router.js';
 import { type ClusterFixture, startCluster } from './cluster-fixture.js';
+import { rejection } from './rejection.js';
 
 const CHUNK = 1024;
 
@@ -43,15 +44,6 @@ function readableOf(data: Buffer, pieceBytes = 700): Readable {
     pieces.push(data.subarray(offset, offset + pieceBytes));
   }
   return Readable.from(pieces);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RouterError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RouterError);
-  return error as RouterError;
 }
 
 /** DATA_CHUNK ids in the order their puts reached a node (chunk order when chunksInFlight is 1). */
@@ -94,6 +86,23 @@ describe('chunked put and get', () => {
         expect((await buffer(info.blob)).length).toBe(0);
       }
     }
+  });
+
+  it('counts the size of a Readable put without one: simple up to a chunk, composite beyond', async () => {
+    const router = cluster.router({ config: { chunkBytes: CHUNK } });
+    for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3.5 * CHUNK]) {
+      const data = bytes(size);
+      const { blobSize: _declared, ...unsized } = props(size);
+      const id = await router.put({ properties: unsized, blob: readableOf(data, 333) });
+      expect(id.type).toBe(size > CHUNK ? BlobIdType.METADATA : BlobIdType.SIMPLE);
+      const got = await router.get(id);
+      expect([got.blobSize, got.properties.blobSize]).toEqual([size, size]);
+      expect((await buffer(got.blob)).equals(data)).toBe(true);
+    }
+    // A Buffer without a declared size is its own length.
+    const { blobSize: _declared, ...unsized } = props(0);
+    const id = await router.put({ properties: unsized, blob: bytes(CHUNK + 5) });
+    expect((await router.get(id, { part: 'info' })).blobSize).toBe(CHUNK + 5);
   });
 
   it('stores data chunks with the blob account, container and TTL, sized to the chunk', async () => {

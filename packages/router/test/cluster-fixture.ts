@@ -34,6 +34,7 @@ export interface ClusterFixture {
     datacenter?: string;
     config?: RouterConfigInput;
     random?: () => number;
+    clock?: () => number;
     changeCapture?: ChangeCapture;
   }): Router;
   /** The replica of `partitionId` on `node` answers `code` to every request until cleared. */
@@ -52,6 +53,8 @@ export interface ClusterFixture {
    * node's answer. Returns the function that removes it.
    */
   intercept(hook: RequestHook): () => void;
+  /** ADMIN requests answered so far, by every node. */
+  adminRequests(): number;
   /** Replicas of the blob's partition that hold it (deleted or not), as `host:port`. */
   holders(id: BlobId): Promise<string[]>;
   close(): Promise<void>;
@@ -78,6 +81,7 @@ export async function startCluster(): Promise<ClusterFixture> {
   const failing = new Map<string, ErrorCode>();
   const servers: DataNodeServer[] = [];
   let handling = 0;
+  let adminRequests = 0;
   const hooks = new Set<RequestHook>();
   const counted =
     <A extends [{ readonly blobId: BlobId }, ...unknown[]], R>(
@@ -155,6 +159,11 @@ export async function startCluster(): Promise<ClusterFixture> {
       delete: counted('delete', handlers.delete!),
       ttlUpdate: counted('ttlUpdate', handlers.ttlUpdate!),
       undelete: counted('undelete', handlers.undelete!),
+      // What the router's health check asks; counted without a blob id.
+      admin: async () => {
+        adminRequests += 1;
+        return { healthy: true, status: 'ok', replicas: [] };
+      },
     };
     const server = new DataNodeServer({
       handlers: countedHandlers,
@@ -192,6 +201,7 @@ export async function startCluster(): Promise<ClusterFixture> {
         transport: network.transport({ host: 'router' }),
         ...(options.config === undefined ? {} : { config: options.config }),
         ...(options.random === undefined ? {} : { random: options.random }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
         ...(options.changeCapture === undefined ? {} : { changeCapture: options.changeCapture }),
       });
       routers.push(router);
@@ -201,6 +211,7 @@ export async function startCluster(): Promise<ClusterFixture> {
     disconnect: (node) =>
       network.addFault({ endpoint: { host: node.host, port: node.port }, action: { kind: 'disconnect' } }),
     holders,
+    adminRequests: () => adminRequests,
     intercept: (hook) => {
       hooks.add(hook);
       return () => hooks.delete(hook);

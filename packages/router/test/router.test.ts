@@ -3,9 +3,10 @@ import { text } from 'node:stream/consumers';
 import { BlobId, type BlobProperties, ErrorCode } from '@ambry/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeCapture, type ChangeEvent, InProcessChangeSink } from '../src/change-capture.js';
-import { RouterError, RouterErrorCode } from '../src/errors.js';
+import { RouterErrorCode } from '../src/errors.js';
 import type { Router } from '../src/router.js';
 import { type ClusterFixture, PARTITIONS, startCluster } from './cluster-fixture.js';
+import { rejection } from './rejection.js';
 
 let cluster: ClusterFixture;
 beforeEach(async () => {
@@ -32,15 +33,6 @@ function props(blobSize: number, extra: Partial<BlobProperties> = {}): BlobPrope
 async function put(router: Router, content: string, extra?: Partial<BlobProperties>): Promise<BlobId> {
   const blob = Buffer.from(content);
   return router.put({ properties: props(blob.length, extra), userMetadata: { who: 'me' }, blob });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RouterError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RouterError);
-  return error as RouterError;
 }
 
 describe('Router put and get', () => {
@@ -139,7 +131,8 @@ describe('Router put and get', () => {
     const invalid = await rejection(router.get('not-a-blob-id'));
     expect([invalid.code, invalid.httpStatus]).toEqual([RouterErrorCode.INVALID_BLOB_ID, 400]);
     for (const node of cluster.nodes) cluster.disconnect(node);
-    const down = await rejection(router.get(missing));
+    // Another id: the first one's "not found" is remembered (not-found cache).
+    const down = await rejection(router.get(BlobId.generate({ partitionId: 1, datacenterId: 0 })));
     expect([down.code, down.httpStatus]).toEqual([RouterErrorCode.UNAVAILABLE, 503]);
   });
 });
