@@ -17,8 +17,17 @@ export interface ReadmeExample {
   readonly stdout: string;
 }
 
+export interface ReadmeExampleOptions {
+  /** Added to this process's environment for the example (e.g. where a test's cluster map is). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** `packageDir` is a file URL of the package root (`new URL('..', import.meta.url)` from test/). */
-export async function runReadmeExample(packageDir: URL, packageName: string): Promise<ReadmeExample> {
+export async function runReadmeExample(
+  packageDir: URL,
+  packageName: string,
+  options: ReadmeExampleOptions = {},
+): Promise<ReadmeExample> {
   const readme = readFileSync(fileURLToPath(new URL('README.md', packageDir)), 'utf8');
   const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error(`${packageName} README has no ts code block`);
@@ -33,6 +42,7 @@ export async function runReadmeExample(packageDir: URL, packageName: string): Pr
     const { stdout } = await run(process.execPath, ['--import', 'tsx', file], {
       timeout: 20_000,
       cwd: fileURLToPath(packageDir),
+      env: { ...process.env, ...options.env },
     });
     return { readme, stdout };
   } finally {

@@ -6,6 +6,7 @@
  * - delete goes to the metadata blob only, which makes the blob unreadable at once; its data chunks are
  *   deleted afterwards, in the background (background-work.ts).
  */
+import { setMaxListeners } from 'node:events';
 import { type BlobId, BlobIdType } from '@ambry/protocol';
 import type { BackgroundWork } from './background-work.js';
 import { decodeMetadata } from './chunked-get.js';
@@ -29,6 +30,7 @@ export async function updateAnyBlob(
     return;
   }
   const chunks = await dataChunksOf(context, id, signal);
+  listenForEveryRequest(context, signal);
   await forEachBounded(chunks, context.config.chunksInFlight, (chunk) =>
     updateBlob(context, chunk, update, signal).catch((error: unknown) => {
       // A chunk the background deleter never reached was not deleted: nothing to undelete there.
@@ -52,6 +54,7 @@ async function dataChunksOf(context: RouterContext, id: BlobId, signal: AbortSig
 
 async function deleteDataChunks(context: RouterContext, id: BlobId, signal: AbortSignal): Promise<void> {
   const chunks = await dataChunksOf(context, id, signal);
+  listenForEveryRequest(context, signal);
   let failures = 0;
   await forEachBounded(chunks, context.config.chunksInFlight, (chunk) =>
     updateBlob(context, chunk, { kind: 'delete' }, signal).catch(() => {
@@ -61,6 +64,12 @@ async function deleteDataChunks(context: RouterContext, id: BlobId, signal: Abor
   if (failures > 0) {
     throw new RouterError(RouterErrorCode.UNAVAILABLE, `${failures} data chunks of ${id} were not deleted`);
   }
+}
+
+/** Every request of every chunk update in flight listens to the one signal. */
+function listenForEveryRequest(context: RouterContext, signal: AbortSignal): void {
+  const { chunksInFlight, updateParallelism } = context.config;
+  setMaxListeners(chunksInFlight * (updateParallelism + 2) + 10, signal);
 }
 
 async function forEachBounded<T>(

@@ -1,4 +1,4 @@
-// @ambry/router: request management. In progress: see the README for what works and what is left.
+// @ambry/router: request management (put / get / delete / TTL update / undelete) over the data nodes of a cluster map.
 
 export type { BackgroundStats } from './background-work.js';
 export {
@@ -57,6 +57,7 @@ export {
   LatencyTrackers,
   latencyTrackerOptions,
 } from './latency-tracker.js';
+export { type RouterMetricsOptions, registerRouterMetrics } from './metrics.js';
 export { NOT_FOUND_CACHE_MAX_ENTRIES } from './not-found-cache.js';
 export {
   OperationTracker,
@@ -79,6 +80,9 @@ export {
   BACKGROUND_MAX_QUEUED,
   type GetBlobResult,
   type GetOptions,
+  type OperationEvent,
+  type OperationListener,
+  type OperationName,
   type PutOptions,
   Router,
   type RouterOptions,

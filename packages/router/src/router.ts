@@ -4,6 +4,7 @@
  * are chunked (chunked-put.ts, chunked-get.ts); updates of composite blobs reach their data chunks
  * (composite-update.ts). A not-found answer is remembered for a while (not-found-cache.ts).
  */
+import { setMaxListeners } from 'node:events';
 import type { ClusterMap } from '@ambry/clustermap';
 import { BlobId, DataNodeClient, NEVER_EXPIRES, type Transport } from '@ambry/protocol';
 import { type BackgroundStats, BackgroundWork } from './background-work.js';
@@ -55,6 +56,17 @@ export interface TtlUpdateOptions extends SignalOptions {
   readonly expiresAtMs?: number;
 }
 
+export type OperationName = 'put' | 'get' | 'delete' | 'ttlUpdate' | 'undelete';
+
+export interface OperationEvent {
+  readonly operation: OperationName;
+  /** 'OK', or the code the caller's promise rejected with. */
+  readonly outcome: 'OK' | RouterErrorCode;
+  readonly durationMs: number;
+}
+
+export type OperationListener = (event: OperationEvent) => void;
+
 /** Composite blobs whose data chunks are deleted at once, and how many more may wait. */
 export const BACKGROUND_CONCURRENCY = 4;
 export const BACKGROUND_MAX_QUEUED = 10_000;
@@ -67,6 +79,7 @@ export class Router {
   readonly #changes: ChangeCapture | undefined;
   readonly #notFound: NotFoundCache;
   #healthRound: Promise<RouterHealth> | undefined;
+  readonly #operationListeners = new Set<OperationListener>();
   /** Data-chunk deletes of deleted composite blobs. */
   readonly #background = new BackgroundWork(BACKGROUND_CONCURRENCY, BACKGROUND_MAX_QUEUED);
   /** Aborted by close(): operations in flight end with ROUTER_CLOSED. */
@@ -76,6 +89,8 @@ export class Router {
     this.#context = context;
     this.#changes = changes;
     this.#notFound = new NotFoundCache(context.config.notFoundCacheMs, context.clock);
+    // Every operation in flight listens for close(): as many listeners as operations, by design.
+    setMaxListeners(0, this.#closing.signal);
     this.config = context.config;
     this.clusterMap = context.clusterMap;
     this.#ownsClient = ownsClient;
@@ -128,14 +143,16 @@ export class Router {
 
   /** Stores the blob and returns its new id. */
   async put(options: PutOptions): Promise<BlobId> {
-    const stored = await this.#run(options.signal, (signal) => putBlob(this.#context, options, signal));
+    const stored = await this.#run('put', options.signal, (signal) =>
+      putBlob(this.#context, options, signal),
+    );
     this.#notFound.forget(stored.id.toString());
     this.#changes?.put(stored.id.toString(), { ...options.properties, blobSize: stored.blobSize });
     return stored.id;
   }
 
   get(id: BlobId | string, options: GetOptions = {}): Promise<GetBlobResult> {
-    return this.#run(options.signal, async (signal) => {
+    return this.#run('get', options.signal, async (signal) => {
       const blobId = parseId(id);
       const key = blobId.toString();
       if (this.#notFound.has(key)) {
@@ -215,7 +232,7 @@ export class Router {
     update: UpdateOperation,
     callerSignal: AbortSignal | undefined,
   ): Promise<void> {
-    const blobId = await this.#run(callerSignal, async (signal) => {
+    const blobId = await this.#run(update.kind, callerSignal, async (signal) => {
       const parsed = parseId(id);
       await updateAnyBlob(this.#context, parsed, update, signal, this.#background);
       return parsed;
@@ -228,7 +245,45 @@ export class Router {
       this.#changes?.ttlUpdate(text, update.expiresAtMs === NEVER_EXPIRES ? undefined : update.expiresAtMs);
   }
 
+  /**
+   * `listener` hears of every operation when it ends (a GET when its stream is handed over, not when
+   * the stream is drained). Returns the function that unsubscribes. For metrics (metrics.ts).
+   */
+  onOperation(listener: OperationListener): () => void {
+    this.#operationListeners.add(listener);
+    return () => this.#operationListeners.delete(listener);
+  }
+
+  /** Ids remembered as not found right now. */
+  get notFoundCacheSize(): number {
+    return this.#notFound.size;
+  }
+
   async #run<T>(
+    name: OperationName,
+    callerSignal: AbortSignal | undefined,
+    operation: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now();
+    let outcome: OperationEvent['outcome'] = 'OK';
+    try {
+      return await this.#runSignalled(callerSignal, operation);
+    } catch (error) {
+      outcome = error instanceof RouterError ? error.code : RouterErrorCode.INTERNAL;
+      throw error;
+    } finally {
+      const event: OperationEvent = { operation: name, outcome, durationMs: performance.now() - started };
+      for (const listener of this.#operationListeners) {
+        try {
+          listener(event);
+        } catch {
+          // A broken metrics listener must not fail the caller's operation.
+        }
+      }
+    }
+  }
+
+  async #runSignalled<T>(
     callerSignal: AbortSignal | undefined,
     operation: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {

@@ -1,6 +1,13 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { BlobId, type BlobProperties, ErrorCode } from '@ambry/protocol';
+import {
+  BlobId,
+  type BlobProperties,
+  DataNodeClient,
+  ErrorCode,
+  GetPart,
+  ServerError,
+} from '@ambry/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeCapture, type ChangeEvent, InProcessChangeSink } from '../src/change-capture.js';
 import { RouterErrorCode } from '../src/errors.js';
@@ -154,6 +161,36 @@ describe('Router updates', () => {
     expect((await rejection(router.delete(BlobId.generate({ partitionId: 0, datacenterId: 0 })))).code).toBe(
       RouterErrorCode.BLOB_NOT_FOUND,
     );
+  });
+
+  it('returns from a delete only after every replica it asked has answered', async () => {
+    const router = cluster.router();
+    const id = await put(router, 'gone soon');
+    await cluster.settle();
+    const [, , slow] = cluster.nodesIn('dc1');
+    const endpoint = { host: slow!.host, port: slow!.port };
+    // The slow replica's delete arrives late; the quorum (2) is reached without it.
+    const restore = cluster.network.addFault({
+      endpoint,
+      direction: 'to-server',
+      action: { kind: 'delay', ms: 300 },
+    });
+    await router.delete(id);
+    restore();
+    // Asked straight away over a fresh connection, the slow replica has applied the delete already.
+    const probe = new DataNodeClient({
+      clientId: 'probe',
+      transport: cluster.network.transport({ host: 'probe' }),
+    });
+    try {
+      const answer = await probe.get(endpoint, { blobId: id, part: GetPart.INFO }).then(
+        () => 'served',
+        (error: unknown) => (error instanceof ServerError ? ErrorCode[error.code] : String(error)),
+      );
+      expect(answer).toBe('BLOB_DELETED');
+    } finally {
+      await probe.close();
+    }
   });
 
   it('updates the TTL, and reports a definite replica answer', async () => {

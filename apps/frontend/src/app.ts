@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { Router } from '@ambry/router';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { FrontendConfig } from './config.js';
+import { errorBody, FrontendErrorCode, HttpError, toHttpError } from './errors.js';
+import { H } from './headers.js';
+import { FrontendMetrics } from './metrics.js';
+import { adminRoutes } from './routes/admin.js';
+import { blobReadRoutes } from './routes/blob-read.js';
+import { blobUpdateRoutes } from './routes/blob-update.js';
+import { blobUploadRoutes } from './routes/blob-upload.js';
+
+/** What the routes use of the router: tests may pass anything shaped like it. */
+export type FrontendRouter = Pick<Router, 'put' | 'get' | 'delete' | 'updateTtl' | 'undelete' | 'health'>;
+
+/** The settings buildApp reads (a full FrontendConfig has them all). */
+export type AppConfig = Pick<
+  FrontendConfig,
+  'maxUserMetadataBytes' | 'maxBlobBytes' | 'bodyIdleTimeoutMs' | 'requestTimeoutMs' | 'healthCheckTimeoutMs'
+>;
+
+export interface AppOptions {
+  readonly router: FrontendRouter;
+  readonly config: AppConfig;
+  readonly logger: PinoLogger;
+  /** Default: a new FrontendMetrics with the router's metrics when `router` is a Router. */
+  readonly metrics?: FrontendMetrics;
+}
+
+/** Shared by the route plugins. */
+export interface RouteContext {
+  readonly router: FrontendRouter;
+  readonly config: AppConfig;
+  readonly metrics: FrontendMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Body bytes received (set by the upload route). */
+    bytesIn: number;
+    /** The error code of a failed request, for its log line and metrics. */
+    errorCode: string | null;
+    /** A 5xx's cause, logged once with the request's line. */
+    failure: unknown;
+  }
+}
+
+// A sane incoming request id is kept (a proxy's or a client's), anything else replaced.
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestId(request: IncomingMessage): string {
+  const given = request.headers[H.requestId];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Headers plus user metadata up to maxUserMetadataBytes must fit in node's header limit. */
+function maxHeaderSize(config: AppConfig): number {
+  return Math.max(16 * 1024, config.maxUserMetadataBytes + 32 * 1024);
+}
+
+/**
+ * The fastify app of the frontend, not listening: Ambry's REST API over `router`. Request bodies are
+ * never parsed by fastify: the upload route streams `request.raw` into the router.
+ */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { router, config, logger } = options;
+  const metrics = options.metrics ?? new FrontendMetrics(router instanceof Router ? router : undefined);
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    // One line per request, written below when the response closes.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    genReqId: requestId,
+    requestIdHeader: false,
+    exposeHeadRoutes: false,
+    requestTimeout: config.requestTimeoutMs,
+    http: { maxHeaderSize: maxHeaderSize(config) },
+    clientErrorHandler: clientError,
+  });
+
+  app.decorateRequest('bytesIn', 0);
+  app.decorateRequest('errorCode', null);
+  app.decorateRequest('failure', null);
+
+  // Every body is left unread for the routes: uploads stream it, the others never look at it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(H.requestId, request.id);
+    (request.raw as IncomingMessage & RawMarks).ambryRequestId = request.id;
+    metrics.inFlight.inc();
+    const started = process.hrtime.bigint();
+    const socket = request.raw.socket as Socket | null;
+    const writtenBefore = socket?.bytesWritten ?? 0;
+    // 'close' comes for every response, finished or cut off: the one place to count and log it.
+    reply.raw.once('close', () => {
+      metrics.inFlight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const aborted = !reply.raw.writableFinished;
+      const refused = (request.raw as IncomingMessage & RawMarks).ambryRefused;
+      if (refused !== undefined) request.errorCode = refused.code;
+      else if (aborted && !reply.raw.headersSent) request.errorCode ??= 'CLIENT_GONE';
+      // 499 (nginx's "client closed request") when nothing reached the client.
+      const status = refused?.status ?? (aborted && !reply.raw.headersSent ? 499 : reply.raw.statusCode);
+      const bytesOut = Math.max(0, (socket?.bytesWritten ?? writtenBefore) - writtenBefore);
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.observe({ route, method: request.method, status, seconds, bytesIn: request.bytesIn, bytesOut });
+      logRequest(request, status, seconds, bytesOut, aborted);
+    });
+    done();
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const http = toHttpError(error);
+    request.errorCode = http.code;
+    if (http.status >= 500 && http.status !== 503) request.failure = error;
+    // An unread body (a refused upload) would otherwise be parsed as the next request's start.
+    if (!request.raw.complete) reply.header('connection', 'close');
+    if (reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    return reply
+      .code(http.status)
+      .headers(http.headers)
+      .type('application/json; charset=utf-8')
+      .send(errorBody(http));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const http = new HttpError(
+      404,
+      FrontendErrorCode.NOT_FOUND,
+      `no such endpoint: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
+    );
+    request.errorCode = http.code;
+    if (!request.raw.complete) reply.header('connection', 'close');
+    return reply.code(404).type('application/json; charset=utf-8').send(errorBody(http));
+  });
+
+  const context: RouteContext = { router, config, metrics };
+  app.register(adminRoutes, context);
+  app.register(blobUploadRoutes, context);
+  app.register(blobUpdateRoutes, context);
+  app.register(blobReadRoutes, context);
+  return app;
+}
+
+function logRequest(
+  request: FastifyRequest,
+  status: number,
+  seconds: number,
+  bytesOut: number,
+  aborted: boolean,
+): void {
+  // request.log already carries reqId.
+  const line = {
+    method: request.method,
+    url: request.url.length > 300 ? `${request.url.slice(0, 300)}…` : request.url,
+    status,
+    ms: Math.round(seconds * 1e6) / 1e3,
+    bytesIn: request.bytesIn,
+    bytesOut,
+    ...(request.errorCode === null ? {} : { error: request.errorCode }),
+    ...(aborted ? { aborted: true } : {}),
+    ...(request.failure === null ? {} : { err: request.failure }),
+  };
+  if (request.failure !== null) request.log.error(line, 'request failed');
+  else request.log.info(line, 'request');
+}
+
+/** Marks left on node's request for the parser-error path, which only sees the socket. */
+interface RawMarks {
+  ambryRequestId?: string;
+  ambryRefused?: { status: number; code: string };
+}
+
+function refusal(error: NodeJS.ErrnoException): { status: number; http: HttpError } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return {
+        status: 431,
+        http: new HttpError(431, FrontendErrorCode.HEADERS_TOO_LARGE, 'the request headers are too large'),
+      };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        http: new HttpError(408, FrontendErrorCode.BODY_TIMEOUT, 'the request was not received in time'),
+      };
+    // The client closed its side with the body unfinished.
+    case 'HPE_INVALID_EOF_STATE':
+      return {
+        status: 400,
+        http: new HttpError(400, FrontendErrorCode.BODY_INCOMPLETE, 'the request body ended early'),
+      };
+    default:
+      return {
+        status: 400,
+        http: new HttpError(
+          400,
+          FrontendErrorCode.BAD_REQUEST,
+          `malformed HTTP request (${error.code ?? 'error'})`,
+        ),
+      };
+  }
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+/**
+ * Errors node's HTTP parser raises outside fastify's request cycle: too many header bytes (431), a
+ * request not received in time (408), a body the client ended early or malformed bytes (400). Same JSON
+ * body as every other error. When the error hits a request already being handled, its request id is
+ * reused and its own log line reports the refusal; otherwise this logs the one line.
+ */
+function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, http } = refusal(error);
+  const current = (socket as Socket & { _httpMessage?: { req?: IncomingMessage & RawMarks } })._httpMessage
+    ?.req;
+  const id = current?.ambryRequestId ?? randomUUID();
+  if (current?.ambryRequestId !== undefined) current.ambryRefused = { status, code: http.code };
+  else this.log.info({ reqId: id, status, error: http.code, parser: error.code }, 'request refused');
+  const body = JSON.stringify(errorBody(http));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${H.requestId}: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
