@@ -133,6 +133,12 @@ function recordHealth(context: RouterContext, settled: Settled<unknown>, operati
   }
 }
 
+/**
+ * The reason stragglers are cancelled with. One shared value: `abort()` without a reason builds a
+ * DOMException, stack trace included, on every operation.
+ */
+const DECIDED = Object.freeze({ reason: 'the operation was decided' });
+
 export async function runReplicaRequests<T>(
   options: ReplicaRequestsOptions<T>,
 ): Promise<ReplicaRequestsResult<T>> {
@@ -229,7 +235,7 @@ export async function runReplicaRequests<T>(
   } finally {
     wake = undefined;
     timer.cancel();
-    decided.abort();
+    decided.abort(DECIDED);
   }
   const status = tracker.result?.status ?? 'failure';
   return { status, values, errors };
