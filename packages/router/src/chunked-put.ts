@@ -8,6 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { type BlobId, BlobIdType, type CompositeChunk, encodeCompositeMetadata } from '@ambry/protocol';
+import { forEachBounded } from './bounded.js';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
 import {
   declaredBlobSize,
@@ -117,10 +118,11 @@ async function deleteChunks(
   chunks: ReadonlyArray<CompositeChunk | undefined>,
 ): Promise<void> {
   const cleanup = new AbortController().signal;
-  await Promise.all(
-    chunks
-      .filter((chunk) => chunk !== undefined)
-      .map((chunk) => updateBlob(context, chunk.blobId, { kind: 'delete' }, cleanup).catch(() => undefined)),
+  setMaxListeners(context.config.chunksInFlight * (context.config.updateParallelism + 2) + 10, cleanup);
+  const stored = chunks.filter((chunk) => chunk !== undefined);
+  // As many at once as the put itself had: a multi-GiB upload failing late must not fire them all.
+  await forEachBounded(stored, context.config.chunksInFlight, (chunk) =>
+    updateBlob(context, chunk.blobId, { kind: 'delete' }, cleanup).catch(() => undefined),
   );
 }
 

@@ -4,11 +4,12 @@
  * - TTL update and undelete go to every data chunk first, then to the metadata blob, so that when the
  *   caller hears "done" no chunk can expire, or stay deleted, under a readable blob;
  * - delete goes to the metadata blob only, which makes the blob unreadable at once; its data chunks are
- *   deleted afterwards, in the background (background-work.ts).
+ *   deleted afterwards, in the background (background-work.ts), unless an undelete comes first.
  */
 import { setMaxListeners } from 'node:events';
-import { type BlobId, BlobIdType } from '@ambry/protocol';
+import { type BlobId, BlobIdType, type BlobState } from '@ambry/protocol';
 import type { BackgroundWork } from './background-work.js';
+import { forEachBounded } from './bounded.js';
 import { decodeMetadata } from './chunked-get.js';
 import { RouterError, RouterErrorCode } from './errors.js';
 import { fetchBlob } from './get-operation.js';
@@ -23,13 +24,16 @@ export async function updateAnyBlob(
   background: BackgroundWork,
 ): Promise<void> {
   if (id.type !== BlobIdType.METADATA) return updateBlob(context, id, update, signal);
+  const key = id.toString();
   if (update.kind === 'delete') {
     await updateBlob(context, id, update, signal);
-    // Not tied to the caller's signal: the caller has its answer and may well go away now.
-    background.submit(() => deleteDataChunks(context, id, new AbortController().signal));
+    background.submit(key, (stop) => deleteDataChunks(context, id, stop));
     return;
   }
-  const chunks = await dataChunksOf(context, id, signal);
+  // A chunk delete of this blob still waiting or running would land after the chunks' undelete.
+  await background.cancel(key);
+  const { chunks, state } = await compositeOf(context, id, signal);
+  if (update.kind === 'ttlUpdate') refuseTtlUpdate(context, id, state);
   listenForEveryRequest(context, signal);
   await forEachBounded(chunks, context.config.chunksInFlight, (chunk) =>
     updateBlob(context, chunk, update, signal).catch((error: unknown) => {
@@ -46,14 +50,31 @@ export async function updateAnyBlob(
   await updateBlob(context, id, update, signal);
 }
 
-/** The chunk ids listed by a composite blob's metadata, whatever its state. */
-async function dataChunksOf(context: RouterContext, id: BlobId, signal: AbortSignal): Promise<BlobId[]> {
+/**
+ * A deleted or expired blob's TTL cannot change: refused before any chunk is touched, or chunks no
+ * longer referenced by anything (their cleanup may have failed) would be made permanent.
+ */
+function refuseTtlUpdate(context: RouterContext, id: BlobId, state: BlobState): void {
+  if (state.deleted) throw new RouterError(RouterErrorCode.BLOB_DELETED, `blob ${id} is deleted`);
+  if (state.expiresAtMs !== -1 && state.expiresAtMs <= context.clock()) {
+    throw new RouterError(RouterErrorCode.BLOB_EXPIRED, `blob ${id} has expired`);
+  }
+}
+
+/** The chunk ids listed by a composite blob's metadata, and its state, whatever that is. */
+async function compositeOf(
+  context: RouterContext,
+  id: BlobId,
+  signal: AbortSignal,
+): Promise<{ chunks: BlobId[]; state: BlobState }> {
   const answer = await fetchBlob(context, id, { includeDeleted: true, includeExpired: true }, signal);
-  return decodeMetadata(answer, id).chunks.map((chunk) => chunk.blobId);
+  return { chunks: decodeMetadata(answer, id).chunks.map((chunk) => chunk.blobId), state: answer.state };
 }
 
 async function deleteDataChunks(context: RouterContext, id: BlobId, signal: AbortSignal): Promise<void> {
-  const chunks = await dataChunksOf(context, id, signal);
+  const { chunks, state } = await compositeOf(context, id, signal);
+  // Undeleted since (through another router): its chunks stay.
+  if (!state.deleted) return;
   listenForEveryRequest(context, signal);
   let failures = 0;
   await forEachBounded(chunks, context.config.chunksInFlight, (chunk) =>
@@ -70,24 +91,4 @@ async function deleteDataChunks(context: RouterContext, id: BlobId, signal: Abor
 function listenForEveryRequest(context: RouterContext, signal: AbortSignal): void {
   const { chunksInFlight, updateParallelism } = context.config;
   setMaxListeners(chunksInFlight * (updateParallelism + 2) + 10, signal);
-}
-
-async function forEachBounded<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item).catch((error: unknown) => {
-        failed = true;
-        throw error;
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

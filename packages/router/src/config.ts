@@ -36,6 +36,11 @@ export const routerConfigSchema = z
     updateSuccessTarget: count(1)
       .default(2)
       .describe('Replicas (any datacenter) that must apply a DELETE / TTL update'),
+    // Ours, not Ambry's: a read right after an update should not be served by a replica whose update
+    // is still on its way; a replica slower than this is left to the failure detector and replication.
+    updateStragglerGraceMs: millis()
+      .default(500)
+      .describe('After an update reaches its quorum, how long it waits for the other replicas it asked'),
     // The floor lets tests exercise multi-chunk blobs with small data; the ceiling is the store's
     // default largest blob, which one chunk must fit.
     chunkBytes: z

@@ -49,11 +49,11 @@ export interface ReplicaRequestsOptions<T> {
    */
   readonly cancelStragglers: boolean;
   /**
-   * After a success, wait for the requests still outstanding (each bounded by its timeout) before
-   * returning. Updates do: a caller that deletes and then reads must not be served by a replica whose
-   * delete is still on its way. Failed or timed-out stragglers do not change the result.
+   * After a success, wait up to this long for the requests still outstanding before returning. Updates
+   * do: a caller that deletes and then reads must not be served by a replica whose delete is still on
+   * its way. Failed or late stragglers do not change the result.
    */
-  readonly awaitStragglers?: boolean;
+  readonly stragglerGraceMs?: number;
   /**
    * Ask one more replica (`tracker.hedge()`) whenever the newest request has gone unanswered for the
    * policy's delay. Without it only the tracker's parallelism is used.
@@ -215,21 +215,31 @@ export async function runReplicaRequests<T>(
         tracker.onResponse(settled.replica, judgement);
       }
     }
-    if (options.awaitStragglers === true && tracker.result?.status === 'success') {
-      while (inFlight > 0) {
-        await nextEvent(
-          options.signal,
-          () => queue.length > 0,
-          (resume) => {
-            wake = resume;
-          },
-        );
-        throwIfAborted(options.signal);
-        for (let settled = queue.shift(); settled !== undefined; settled = queue.shift()) {
-          inFlight -= 1;
-          if (settled.ok) values.push({ replica: settled.replica, value: settled.value });
-          else errors.push({ replica: settled.replica, error: settled.error });
+    const grace = options.stragglerGraceMs ?? 0;
+    if (grace > 0 && inFlight > 0 && tracker.result?.status === 'success') {
+      let expired = false;
+      const deadline = setTimeout(() => {
+        expired = true;
+        wake?.();
+      }, grace);
+      try {
+        while (inFlight > 0 && !expired) {
+          await nextEvent(
+            options.signal,
+            () => queue.length > 0 || expired,
+            (resume) => {
+              wake = resume;
+            },
+          );
+          throwIfAborted(options.signal);
+          for (let settled = queue.shift(); settled !== undefined; settled = queue.shift()) {
+            inFlight -= 1;
+            if (settled.ok) values.push({ replica: settled.replica, value: settled.value });
+            else errors.push({ replica: settled.replica, error: settled.error });
+          }
         }
+      } finally {
+        clearTimeout(deadline);
       }
     }
   } finally {

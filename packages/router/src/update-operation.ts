@@ -46,7 +46,7 @@ export async function updateBlob(
     operation: update.kind,
     signal,
     cancelStragglers: false,
-    awaitStragglers: true,
+    stragglerGraceMs: config.updateStragglerGraceMs,
     send: (endpoint, _replica, requestSignal) => {
       const call = { timeoutMs: config.requestTimeoutMs, signal: requestSignal };
       switch (update.kind) {

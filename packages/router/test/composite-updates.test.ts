@@ -118,4 +118,38 @@ describe('updates of composite blobs', () => {
     const metadata = await router.get(second.id, { part: 'info' });
     expect(metadata.state.expiresAtMs).toBeGreaterThan(0);
   });
+
+  it('refuses a TTL update of a deleted composite blob before touching its chunks', async () => {
+    const router = cluster.router({ config: { chunkBytes: CHUNK } });
+    const { id, chunks } = await putComposite(router);
+    const refuse = cluster.intercept((operation, blobId) => {
+      if (operation === 'delete' && blobId.type === BlobIdType.DATA_CHUNK) {
+        throw new ServerError(ErrorCode.TEMPORARILY_DISABLED, 'injected: chunk deletes refused');
+      }
+    });
+    await router.delete(id);
+    await router.backgroundIdle();
+    refuse();
+    const ttlUpdates: string[] = [];
+    cluster.intercept((operation, blobId) => {
+      if (operation === 'ttlUpdate') ttlUpdates.push(blobId.toString());
+    });
+    expect(await codeOf(router.updateTtl(id))).toBe(RouterErrorCode.BLOB_DELETED);
+    expect(ttlUpdates).toEqual([]);
+    for (const chunk of chunks) {
+      expect((await router.get(chunk, { part: 'info' })).state.expiresAtMs).toBeGreaterThan(0);
+    }
+  });
+
+  it('close() stops a running chunk cleanup instead of waiting for it', async () => {
+    const router = cluster.router({ config: { chunkBytes: CHUNK, requestTimeoutMs: 60_000 } });
+    const { id } = await putComposite(router);
+    // Chunk deletes go to every datacenter; dc2 now never answers, so the cleanup would wait minutes.
+    for (const node of cluster.nodesIn('dc2')) cluster.network.blackhole({ host: node.host, port: node.port }, true);
+    await router.delete(id).catch(() => undefined);
+    await router.close();
+    expect(router.backgroundStats()).toMatchObject({ running: 0, queued: 0, completed: 0 });
+    expect(router.backgroundStats().dropped + router.backgroundStats().failed).toBeLessThanOrEqual(1);
+  });
 });
+

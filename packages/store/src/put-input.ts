@@ -80,7 +80,14 @@ function encodePut(input: PutInput, blob: Buffer, { clock }: Pick<ResolvedOption
     expiresAtMs: Math.min(propertiesExpiry(properties) ?? NEVER_EXPIRES, MAX_EXPIRY_MS),
   };
   const encoded = encodePutRecord(fields, propertiesBytes, userMetadataBytes, blob, blobChecksum);
-  return { type: 'put', key, keyText: input.id.toString(), fields, encoded };
+  return {
+    type: 'put',
+    key,
+    keyText: input.id.toString(),
+    fields,
+    encoded,
+    replicated: input.lifeVersion !== undefined,
+  };
 }
 
 function isStream(blob: Uint8Array | Readable): blob is Readable {

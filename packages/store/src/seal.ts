@@ -43,9 +43,14 @@ export class SealTracker {
     this.diskFull = true;
   }
 
-  refusePutsBecause(): string | undefined {
+  /**
+   * A sealed replica refuses new blobs from clients, but not copies of blobs its peers already took:
+   * a replica must stay complete to serve reads and to be a source for others. Those stop only when
+   * the file system or the log's capacity is full (the log refuses past its capacity).
+   */
+  refusePutsBecause(replicated: boolean): string | undefined {
     if (this.diskFull) return 'the file system is full';
-    if (this.current === SealState.READ_ONLY) {
+    if (this.current === SealState.READ_ONLY && !replicated) {
       return `log is past ${Math.round(this.config.readOnlyThreshold * 100)}% of its capacity`;
     }
     return undefined;

@@ -144,7 +144,7 @@ export class BlobStore {
       maxQueuedBytes: config.maxQueuedBytes,
       logger,
       decideContext: () => ({ nowMs: clock(), ttlUpdateBufferMs: config.ttlUpdateBufferMs }),
-      refusePutsBecause: () => this.seal.refusePutsBecause(),
+      refusePutsBecause: (replicated) => this.seal.refusePutsBecause(replicated),
       putChecksums: (value) => readPutChecksums(this.log, value),
       onDiskFull: () => this.seal.markDiskFull(),
       onFatal: (error) => this.fail(error),

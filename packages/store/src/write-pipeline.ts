@@ -50,6 +50,8 @@ export type WriteOp =
       readonly keyText: string;
       readonly fields: PutRecordFields;
       readonly encoded: EncodedPut;
+      /** A copy written by replication: a sealed store still takes it (see seal.ts). */
+      readonly replicated: boolean;
     }
   | { readonly type: 'update'; readonly key: Buffer; readonly request: UpdateRequest };
 
@@ -78,7 +80,7 @@ export interface PipelineHooks {
   readonly logger: Logger;
   readonly decideContext: () => DecideContext;
   /** Why PUTs are refused right now, or undefined when they are accepted. */
-  readonly refusePutsBecause: () => string | undefined;
+  readonly refusePutsBecause: (replicated: boolean) => string | undefined;
   /** Checksums of the PUT a value points at (read from the log), to tell a retried PUT from a conflicting one. */
   readonly putChecksums: (value: IndexValue) => Promise<PutChecksums>;
   readonly onDiskFull: (error: unknown) => void;
@@ -189,7 +191,7 @@ export class WritePipeline {
             prepared.push({ queued, result: { lifeVersion: current.lifeVersion, applied: false } });
             continue;
           }
-          const refusal = this.hooks.refusePutsBecause();
+          const refusal = this.hooks.refusePutsBecause(op.replicated);
           if (refusal !== undefined) throw new StoreReadOnlyError(refusal);
           header = { ...op.fields, type: RecordType.PUT };
           item = { length: op.encoded.length, buffers: op.encoded.buffers };

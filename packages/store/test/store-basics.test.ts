@@ -163,7 +163,7 @@ describe('BlobStore basics', () => {
     await reopened.close();
   });
 
-  it('rolls log segments and seals read-only near capacity, still taking deletes', async () => {
+  it('rolls log segments and seals read-only near capacity, still taking deletes and replicated copies', async () => {
     const store = await openStore({ capacityBytes: 64 * 1024, segmentBytes: 16 * 1024 });
     const ids = [];
     let refused: unknown;
@@ -182,6 +182,19 @@ describe('BlobStore basics', () => {
     for (const [i, id] of ids.entries()) {
       if (i > 0) expect((await store.get(id)).blob.equals(blobBytes(i, 1000))).toBe(true);
     }
+    // A copy from a peer (replication gives its life version) still lands, until the log is full.
+    const copy = newId();
+    await store.put({ id: copy, properties: propertiesFor(1000), blob: blobBytes(7, 1000), lifeVersion: 0 });
+    expect((await store.get(copy)).blob.equals(blobBytes(7, 1000))).toBe(true);
+    let full: unknown;
+    for (let i = 0; i < 100 && full === undefined; i++) {
+      await store
+        .put({ id: newId(), properties: propertiesFor(1000), blob: blobBytes(i, 1000), lifeVersion: 0 })
+        .catch((error: unknown) => {
+          full = error;
+        });
+    }
+    expect(full).toMatchObject({ code: ErrorCode.DISK_FULL });
     await store.close();
   });
 });
