@@ -21,9 +21,16 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { BlobId, DataNodeClient, GetPart } from '@ambry/protocol';
 import { BlobStore } from '@ambry/store';
+import {
+  benchArgs,
+  benchBlobProperties,
+  count,
+  measure,
+  printReport,
+  progress,
+} from '../../../test-support/bench.js';
 import { type ClusterDir, makeCluster, type RunningNode, startNode } from '../test/harness.js';
 
 const KiB = 1024;
@@ -35,49 +42,9 @@ const FILL_CONCURRENCY = 32;
 const CLIENT_CONNECTIONS = 4;
 const WARMUP_SECONDS = 0.3;
 
-function note(message: string): void {
-  process.stderr.write(`[datanode bench] ${message}\n`);
-}
-
-interface Measurement {
-  ops: number;
-  bytes: number;
-  seconds: number;
-}
-
-/** `inFlight` loops of `op` until `seconds` elapse; `op` returns the blob bytes it read. */
-async function measure(seconds: number, inFlight: number, op: () => Promise<number>): Promise<Measurement> {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let ops = 0;
-  let bytes = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < deadline) {
-        // Not `bytes += await op()`: that reads `bytes` before the await and drops the other loops' adds.
-        const read = await op();
-        bytes += read;
-        ops += 1;
-      }
-    }),
-  );
-  return { ops, bytes, seconds: (performance.now() - started) / 1000 };
-}
+const note = progress('datanode bench');
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-
-function properties(size: number) {
-  return {
-    blobSize: size,
-    serviceId: 'datanode-bench',
-    contentType: 'application/octet-stream',
-    creationTimeMs: Date.now(),
-    ttlSeconds: -1,
-    isPrivate: false,
-    accountId: 1,
-    containerId: 2,
-  };
-}
 
 /** PUTs `count` blobs of `size` bytes over the wire, spread over the partitions; returns their ids. */
 async function fill(
@@ -97,7 +64,12 @@ async function fill(
         const partitionId = partitionIds[i % partitionIds.length]!;
         const blobId = BlobId.generate({ partitionId, datacenterId: 0, accountId: 1, containerId: 2 });
         const blob = payloads[i % payloads.length]!;
-        await client.put(node.endpoint, { blobId, properties: properties(size), userMetadata: {}, blob });
+        await client.put(node.endpoint, {
+          blobId,
+          properties: benchBlobProperties('datanode-bench', size),
+          userMetadata: {},
+          blob,
+        });
         ids.push(blobId);
       }
     }),
@@ -137,11 +109,11 @@ async function readRates(
   ] as const) {
     const op = async () => check(await read(pick(ids)), size);
     for (const inFlight of IN_FLIGHT) {
-      await measure(WARMUP_SECONDS, inFlight, op);
+      await measure({ seconds: WARMUP_SECONDS, concurrency: inFlight }, op);
       note(`${prefix || 'wire '}get ${kind}, ${inFlight} in flight, ${seconds} s`);
       const name = `${prefix}get_${kind}_${kind === '4k' ? 'ops' : 'mbps'}_${inFlight}`;
       const fromUs = nowUs();
-      const m = await measure(seconds, inFlight, op);
+      const m = await measure({ seconds, concurrency: inFlight }, op);
       phases.push({ name, fromUs, toUs: nowUs() });
       results[name] = kind === '4k' ? m.ops / m.seconds : m.bytes / MiB / m.seconds;
     }
@@ -278,51 +250,21 @@ async function runBench(options: {
   }
 }
 
-function printTable(report: Record<string, unknown>): void {
-  const rows = Object.entries(report).map(([key, value]) => [
-    key,
-    typeof value === 'number'
-      ? value >= 100
-        ? Math.round(value).toLocaleString('en-US')
-        : value.toFixed(3)
-      : String(value),
-  ]);
-  const width = Math.max(...rows.map(([key]) => key!.length));
-  for (const [key, value] of rows) console.log(`${key!.padEnd(width)}  ${value}`);
-}
-
-function count(raw: string, name: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-  }
-  return value;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    // pnpm forwards a literal `--` when called as `pnpm bench -- --json`.
-    args: process.argv.slice(2).filter((arg) => arg !== '--'),
-    options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-      small: { type: 'string', default: '20000' },
-      large: { type: 'string', default: '200' },
-      partitions: { type: 'string', default: '4' },
-      'cpu-prof': { type: 'string' },
-    },
+  const values = benchArgs({
+    small: { type: 'string', default: '20000' },
+    large: { type: 'string', default: '200' },
+    partitions: { type: 'string', default: '4' },
+    'cpu-prof': { type: 'string' },
   });
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
   const report = await runBench({
-    seconds,
+    seconds: values.seconds,
     small: count(values.small, 'small', 1, 1_000_000),
     large: count(values.large, 'large', 1, 10_000),
     partitions: count(values.partitions, 'partitions', 1, 64),
     cpuProf: values['cpu-prof'],
   });
-  if (values.json) console.log(JSON.stringify(report, null, 2));
-  else printTable(report);
+  printReport(report, values.json);
 }
 
 await main();

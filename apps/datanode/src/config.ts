@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { ConfigError, envName, loadServiceConfig, parseServiceConfig } from '@ambry/service-kit';
 import { z } from 'zod';
 
 /**
@@ -84,97 +84,16 @@ const schema = fields.superRefine((c, ctx) => {
 export type DataNodeConfig = z.output<typeof schema>;
 export type DataNodeConfigInput = z.input<typeof schema>;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid datanode configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError, envName };
 
-const ENV_PREFIX = 'AMBRY_';
-
-export function envName(key: string): string {
-  return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
-}
-
-/** The value of an environment override, typed by the key's schema. */
-function fromEnv(key: string, raw: string): unknown {
-  const field = schemaShape[key];
-  const kind = field === undefined ? 'string' : describe(field);
-  if (kind === 'number') return raw.trim() === '' ? Number.NaN : Number(raw);
-  if (kind === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
-  if (kind === 'array') return raw.split(',').map((s) => s.trim());
-  return raw;
-}
-
-const schemaShape: Record<string, z.ZodType> = fields.shape;
-
-function describe(field: z.ZodType): 'number' | 'boolean' | 'array' | 'string' {
-  let current: z.ZodType = field;
-  for (;;) {
-    const def = (current as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
-    if (def.type === 'optional' || def.type === 'default') {
-      current = def.innerType!;
-      continue;
-    }
-    if (def.type === 'number') return 'number';
-    if (def.type === 'boolean') return 'boolean';
-    if (def.type === 'array') return 'array';
-    return 'string';
-  }
-}
+const NAME = 'datanode';
 
 /** Validates a config object (file contents with env overrides applied). */
 export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}): DataNodeConfig {
-  const base = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input } : input;
-  const problems: string[] = [];
-  if (typeof base !== 'object' || base === null || Array.isArray(base)) {
-    throw new ConfigError(['the configuration must be a JSON object']);
-  }
-  const merged = base as Record<string, unknown>;
-  for (const key of Object.keys(schemaShape)) {
-    const raw = env[envName(key)];
-    if (raw !== undefined) merged[key] = fromEnv(key, raw);
-  }
-  for (const name of Object.keys(env)) {
-    if (name.startsWith(ENV_PREFIX) && !Object.keys(schemaShape).some((k) => envName(k) === name)) {
-      problems.push(`${name}: not a datanode configuration key`);
-    }
-  }
-  const parsed = schema.safeParse(merged);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push(`${key}: not a datanode configuration key`);
-        continue;
-      }
-      const key = issue.path.map(String).join('.') || '(config)';
-      const top = String(issue.path[0] ?? '');
-      const fromEnvToo = top !== '' && env[envName(top)] !== undefined ? ` (from ${envName(top)})` : '';
-      problems.push(`${key}${fromEnvToo}: ${issue.message}`);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data!;
+  return parseServiceConfig(schema, input, { name: NAME, env });
 }
 
 /** Reads the JSON file (optional: everything may come from the environment) and applies the environment. */
 export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<DataNodeConfig> {
-  let input: unknown = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError([
-        `${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-      ]);
-    }
-    try {
-      input = JSON.parse(text);
-    } catch (error) {
-      throw new ConfigError([`${file}: not valid JSON (${(error as Error).message})`]);
-    }
-  }
-  return parseConfig(input, env);
+  return loadServiceConfig(schema, { name: NAME, file, env });
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, type RequestOutcome } from '@ambry/protocol';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { requestMetrics } from '@ambry/service-kit';
+import { Gauge, Registry } from 'prom-client';
 import { replicaStats } from './handlers.js';
 import type { ReplicaSet } from './replica-set.js';
 
@@ -10,38 +11,21 @@ import type { ReplicaSet } from './replica-set.js';
  */
 export class DataNodeMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'type' | 'result'>;
-  private readonly latency: Histogram<'type'>;
-  private readonly bytesIn: Counter<'type'>;
-  private readonly bytesOut: Counter<'type'>;
+  private readonly request = requestMetrics(this.registry, {
+    prefix: 'ambry_datanode_',
+    labelNames: ['type'],
+    outcomeLabel: 'result',
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    help: {
+      requests: 'Requests answered, by type and result (error code name)',
+      duration: 'Time from decoded request to encoded response',
+      bytesIn: 'Request bytes received (header and payload)',
+      bytesOut: 'Response bytes sent (header and payload)',
+    },
+  });
 
   constructor(replicas: ReplicaSet, connections: () => number) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'ambry_datanode_requests_total',
-      help: 'Requests answered, by type and result (error code name)',
-      labelNames: ['type', 'result'],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: 'ambry_datanode_request_duration_seconds',
-      help: 'Time from decoded request to encoded response',
-      labelNames: ['type'],
-      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    this.bytesIn = new Counter({
-      name: 'ambry_datanode_bytes_in_total',
-      help: 'Request bytes received (header and payload)',
-      labelNames: ['type'],
-      registers,
-    });
-    this.bytesOut = new Counter({
-      name: 'ambry_datanode_bytes_out_total',
-      help: 'Response bytes sent (header and payload)',
-      labelNames: ['type'],
-      registers,
-    });
     const perReplica = (name: string, help: string, pick: (s: ReturnType<typeof replicaStats>) => number) =>
       new Gauge({
         name,
@@ -85,9 +69,9 @@ export class DataNodeMetrics {
 
   observe(outcome: RequestOutcome): void {
     const result = ErrorCode[outcome.error] ?? String(outcome.error);
-    this.requests.inc({ type: outcome.type, result });
-    this.latency.observe({ type: outcome.type }, outcome.durationMs / 1000);
-    this.bytesIn.inc({ type: outcome.type }, outcome.bytesIn);
-    this.bytesOut.inc({ type: outcome.type }, outcome.bytesOut);
+    this.request.requests.inc({ type: outcome.type, result });
+    this.request.latency.observe({ type: outcome.type }, outcome.durationMs / 1000);
+    this.request.bytesIn.inc({ type: outcome.type }, outcome.bytesIn);
+    this.request.bytesOut.inc({ type: outcome.type }, outcome.bytesOut);
   }
 }

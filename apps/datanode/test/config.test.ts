@@ -1,20 +1,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { configProblems as problems } from '@ambry/service-kit';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envName, loadConfig, parseConfig } from '../src/config.js';
+import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
+
+// How a file and AMBRY_* variables become a config (typing, unknown keys, file errors) is tested in
+// packages/service-kit; these are the datanode's own keys.
 
 const BASE = { node: '127.0.0.1:6667', clusterMapDir: '/etc/ambry/map' };
-
-function problems(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('datanode configuration', () => {
   it('fills in the documented defaults', () => {
@@ -37,6 +31,9 @@ describe('datanode configuration', () => {
     expect(found.some((p) => p.startsWith('maxConnections:'))).toBe(true);
     expect(found.some((p) => p.startsWith('durability:'))).toBe(true);
     expect(found.some((p) => p.startsWith('adminPort (from AMBRY_ADMIN_PORT):'))).toBe(true);
+    expect(problems(() => parseConfig({ ...BASE, maxConection: 3 }))).toEqual([
+      'maxConection: not a datanode configuration key',
+    ]);
   });
 
   it('applies typed environment overrides over the file', () => {
@@ -52,16 +49,6 @@ describe('datanode configuration', () => {
       disks: ['/d1', '/d2'],
       durability: 'interval',
     });
-    expect(envName('maxInFlightPerConnection')).toBe('AMBRY_MAX_IN_FLIGHT_PER_CONNECTION');
-  });
-
-  it('refuses unknown keys and unknown AMBRY_ variables', () => {
-    expect(problems(() => parseConfig({ ...BASE, maxConection: 3 }))).toEqual([
-      'maxConection: not a datanode configuration key',
-    ]);
-    expect(problems(() => parseConfig(BASE, { AMBRY_PORTT: '1' }))).toEqual([
-      'AMBRY_PORTT: not a datanode configuration key',
-    ]);
   });
 
   it('needs exactly one cluster map source, complete', () => {
@@ -77,17 +64,17 @@ describe('datanode configuration', () => {
     ).toBe('redis://x');
   });
 
-  it('reports an unreadable or non-JSON file by name', async () => {
+  it('loads a file with the environment on top, and names the datanode in its errors', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dn-config-'));
     try {
-      const file = path.join(dir, 'bad.json');
-      await fs.writeFile(file, '{ nope');
-      await expect(loadConfig(file, {})).rejects.toThrow(/bad\.json: not valid JSON/);
-      await expect(loadConfig(path.join(dir, 'missing.json'), {})).rejects.toThrow(
-        /missing\.json: cannot be read \(ENOENT\)/,
-      );
+      const file = path.join(dir, 'datanode.json');
       await fs.writeFile(file, JSON.stringify(BASE));
       expect((await loadConfig(file, { AMBRY_LOG_LEVEL: 'debug' })).logLevel).toBe('debug');
+      const bad = loadConfig(path.join(dir, 'missing.json'), {});
+      await expect(bad).rejects.toBeInstanceOf(ConfigError);
+      await expect(bad).rejects.toThrow(
+        /^invalid datanode configuration:\n {2}.*missing\.json: cannot be read/,
+      );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

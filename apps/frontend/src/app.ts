@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Router } from '@ambry/router';
+import { Router, RouterErrorCode } from '@ambry/router';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
@@ -83,6 +84,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     requestTimeout: config.requestTimeoutMs,
     http: { maxHeaderSize: maxHeaderSize(config) },
     clientErrorHandler: clientError,
+    // A path fastify cannot route (bad percent-encoding, an over-long id) never reaches the hooks or
+    // the error handler: answered here in the API's own form, with an id and a log line.
+    frameworkErrors: (error, request, reply) =>
+      badPath(error, request as FastifyRequest, reply as unknown as FastifyReply, metrics),
   });
 
   app.decorateRequest('bytesIn', 0);
@@ -152,6 +157,31 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(blobUpdateRoutes, context);
   app.register(blobReadRoutes, context);
   return app;
+}
+
+/** A path fastify could not route: 400 INVALID_BLOB_ID in the API's form, counted and logged. */
+function badPath(error: Error, request: FastifyRequest, reply: FastifyReply, metrics: FrontendMetrics): void {
+  const code = (error as Error & { code?: string }).code ?? 'BAD_URL';
+  const http = new HttpError(
+    400,
+    RouterErrorCode.INVALID_BLOB_ID,
+    `not a valid blob id or path: ${request.url.slice(0, 120)} (${code})`,
+  );
+  request.errorCode = http.code;
+  void reply
+    .header(H.requestId, request.id)
+    .code(400)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(http));
+  metrics.observe({
+    route: 'unmatched',
+    method: request.method,
+    status: 400,
+    seconds: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  });
+  logRequest(request, 400, 0, 0, false);
 }
 
 function logRequest(

@@ -1,5 +1,6 @@
 import { type Router, registerRouterMetrics } from '@ambry/router';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type RequestMetrics, requestMetrics } from '@ambry/service-kit';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export interface RequestObservation {
   /** The route's pattern (`/:id`, `/`, ...), or `unmatched`: never the raw URL, which is unbounded. */
@@ -19,38 +20,22 @@ export interface RequestObservation {
 export class FrontendMetrics {
   readonly registry = new Registry();
   readonly inFlight: Gauge;
-  readonly #requests: Counter<'route' | 'method' | 'status'>;
-  readonly #latency: Histogram<'route' | 'method'>;
-  readonly #bytesIn: Counter<'route' | 'method'>;
-  readonly #bytesOut: Counter<'route' | 'method'>;
+  readonly #request: RequestMetrics<'route' | 'method', 'status'>;
 
   constructor(router?: Router) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ambry_frontend_' });
-    this.#requests = new Counter({
-      name: 'ambry_frontend_requests_total',
-      help: 'HTTP requests answered, by route pattern, method and status',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.#latency = new Histogram({
-      name: 'ambry_frontend_request_duration_seconds',
-      help: 'Time from request received to response finished',
+    this.#request = requestMetrics(this.registry, {
+      prefix: 'ambry_frontend_',
       labelNames: ['route', 'method'],
+      outcomeLabel: 'status',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    });
-    this.#bytesIn = new Counter({
-      name: 'ambry_frontend_bytes_in_total',
-      help: 'Request body bytes received',
-      labelNames: ['route', 'method'],
-      registers,
-    });
-    this.#bytesOut = new Counter({
-      name: 'ambry_frontend_bytes_out_total',
-      help: 'Response bytes written (headers included)',
-      labelNames: ['route', 'method'],
-      registers,
+      help: {
+        requests: 'HTTP requests answered, by route pattern, method and status',
+        duration: 'Time from request received to response finished',
+        bytesIn: 'Request body bytes received',
+        bytesOut: 'Response bytes written (headers included)',
+      },
     });
     this.inFlight = new Gauge({
       name: 'ambry_frontend_requests_in_flight',
@@ -63,9 +48,9 @@ export class FrontendMetrics {
   }
 
   observe(o: RequestObservation): void {
-    this.#requests.inc({ route: o.route, method: o.method, status: String(o.status) });
-    this.#latency.observe({ route: o.route, method: o.method }, o.seconds);
-    if (o.bytesIn > 0) this.#bytesIn.inc({ route: o.route, method: o.method }, o.bytesIn);
-    if (o.bytesOut > 0) this.#bytesOut.inc({ route: o.route, method: o.method }, o.bytesOut);
+    this.#request.requests.inc({ route: o.route, method: o.method, status: String(o.status) });
+    this.#request.latency.observe({ route: o.route, method: o.method }, o.seconds);
+    if (o.bytesIn > 0) this.#request.bytesIn.inc({ route: o.route, method: o.method }, o.bytesIn);
+    if (o.bytesOut > 0) this.#request.bytesOut.inc({ route: o.route, method: o.method }, o.bytesOut);
   }
 }

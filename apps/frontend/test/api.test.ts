@@ -180,6 +180,13 @@ describe('the Ambry HTTP API', () => {
     expect(nowhere.status).toBe(404);
     expect(await errorOf(nowhere)).toMatchObject({ error: 'NOT_FOUND' });
     expect(nowhere.headers.get('x-ambry-request-id')).toBeTruthy();
+    // Paths fastify cannot route at all: bad percent-encoding, an id past the router's length limit.
+    for (const path of ['/%zz', `/${'A'.repeat(300)}`]) {
+      const refused = await fetch(`${url}${path}`);
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('x-ambry-request-id')).toBeTruthy();
+      expect((await errorOf(refused)).error).toBe('INVALID_BLOB_ID');
+    }
   });
 
   it('malformed uploads → 4xx with a clear message, and the server still answers', async () => {

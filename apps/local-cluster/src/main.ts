@@ -5,6 +5,7 @@
  * processes on 127.0.0.1, waits until each is healthy, prints where to reach it, and stops every child
  * on Ctrl-C / SIGTERM. A later run starts the same cluster with its data.
  */
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -82,11 +83,14 @@ const children: Child[] = [];
 let shuttingDown = false;
 
 async function stopAll(): Promise<void> {
-  const frontends = children.filter((c) => c.spec.name.startsWith('frontend'));
-  const datanodes = children.filter((c) => !c.spec.name.startsWith('frontend'));
-  // Frontends first, so no request is cut off by a data node going away under it.
-  await Promise.all(frontends.map((c) => c.stop(KILL_AFTER_MS)));
-  await Promise.all(datanodes.map((c) => c.stop(KILL_AFTER_MS)));
+  // Until none runs: a child launched while the first round was stopping is caught by the next one.
+  for (let round = 0; round < 3 && children.some((c) => c.running); round++) {
+    const frontends = children.filter((c) => c.spec.name.startsWith('frontend'));
+    const datanodes = children.filter((c) => !c.spec.name.startsWith('frontend'));
+    // Frontends first, so no request is cut off by a data node going away under it.
+    await Promise.all(frontends.map((c) => c.stop(KILL_AFTER_MS)));
+    await Promise.all(datanodes.map((c) => c.stop(KILL_AFTER_MS)));
+  }
 }
 
 function shutdown(signal: string, exitCode: number): void {
@@ -94,7 +98,8 @@ function shutdown(signal: string, exitCode: number): void {
   shuttingDown = true;
   console.log(`\n${signal}: stopping ${children.filter((c) => c.running).length} processes…`);
   stopAll().then(
-    () => {
+    async () => {
+      await releasePidFile();
       console.log('stopped');
       process.exit(exitCode);
     },
@@ -106,6 +111,7 @@ function shutdown(signal: string, exitCode: number): void {
 }
 
 function launch(files: ProcessFiles, app: 'datanode' | 'frontend'): Child {
+  if (shuttingDown) throw new LocalClusterError('stopping: not starting anything more');
   const child = new Child({
     name: files.name,
     nodeArgs: [...entryPoint(app), '--config', files.configFile],
@@ -123,6 +129,51 @@ function launch(files: ProcessFiles, app: 'datanode' | 'frontend'): Child {
     if (app === 'frontend') shutdown('frontend exited', 1);
   });
   return child;
+}
+
+/**
+ * `<data dir>/pids.json`: this process and its children. A second local cluster on the same data
+ * directory is refused while the first one lives (its ports and files are taken).
+ */
+let pidFile: string | undefined;
+
+async function claimPidFile(dataDir: string): Promise<void> {
+  const file = path.join(dataDir, 'pids.json');
+  const previous = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as { supervisor?: number },
+    () => undefined,
+  );
+  if (
+    previous?.supervisor !== undefined &&
+    previous.supervisor !== process.pid &&
+    isAlive(previous.supervisor)
+  ) {
+    throw new LocalClusterError(
+      `a local cluster (pid ${previous.supervisor}) already runs on ${dataDir}: stop it first (kill ${previous.supervisor})`,
+    );
+  }
+  pidFile = file;
+  await writePidFile();
+}
+
+async function writePidFile(): Promise<void> {
+  if (pidFile === undefined) return;
+  const pids = Object.fromEntries(children.map((c) => [c.spec.name, c.pid]));
+  await writeFile(pidFile, `${JSON.stringify({ supervisor: process.pid, children: pids }, null, 2)}\n`);
+}
+
+async function releasePidFile(): Promise<void> {
+  if (pidFile !== undefined) await rm(pidFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function banner(files: ClusterFiles): string {
@@ -153,6 +204,7 @@ try {
     ...(options.port === undefined ? {} : { frontendPort: options.port }),
     ...(options.datanodeBasePort === undefined ? {} : { datanodeBasePort: options.datanodeBasePort }),
   });
+  await claimPidFile(files.dataDir);
   console.log(
     `${files.created ? 'Created' : 'Starting'} the local cluster in ${files.dataDir}: ` +
       `${files.datanodes.length} data nodes, then ${files.frontends.length} frontend(s)…`,
@@ -161,13 +213,20 @@ try {
   await Promise.all(datanodes.map((c) => c.waitHealthy(options.startupTimeoutMs)));
   const frontends = files.frontends.map((f) => launch(f, 'frontend'));
   await Promise.all(frontends.map((c) => c.waitHealthy(options.startupTimeoutMs)));
-  if (!shuttingDown) console.log(banner(files));
-} catch (error) {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(error instanceof LocalClusterError ? message : `the local cluster did not start: ${message}`);
   if (!shuttingDown) {
+    await writePidFile();
+    console.log(banner(files));
+  }
+} catch (error) {
+  // While a signal's shutdown runs, a start cut short is expected: that shutdown reports and exits.
+  if (!shuttingDown) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(
+      error instanceof LocalClusterError ? message : `the local cluster did not start: ${message}`,
+    );
     shuttingDown = true;
     await stopAll();
+    await releasePidFile();
     process.exit(1);
   }
 }

@@ -29,7 +29,11 @@ export class Child {
     try {
       this.#process = spawn(process.execPath, [...spec.nodeArgs], {
         cwd: spec.cwd,
-        stdio: ['ignore', log, log],
+        // The IPC channel is the child's lifeline: when this process dies, however it dies, the
+        // channel closes and the child stops itself ('disconnect', handled in service-kit).
+        stdio: ['ignore', log, log, 'ipc'],
+        // Its own process group: a Ctrl-C reaches only this process, which stops the children in order.
+        detached: true,
         env: process.env,
       });
     } finally {

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freeClusterPorts, isAlive } from './processes.js';
 
 /**
  * The local cluster as a user runs it (from source here, so the test does not depend on a build):
@@ -12,25 +12,6 @@ import { afterAll, describe, expect, it } from 'vitest';
  */
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port with base..base+2 and their admin ports (+1000) free, and a frontend port. */
-async function freePorts(): Promise<{ base: number; frontend: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const wanted = [base, base + 1, base + 2, base + 1000, base + 1001, base + 1002, base + 5000];
-    const free = await Promise.all(wanted.map(portIsFree));
-    if (free.every(Boolean)) return { base, frontend: base + 5000 };
-  }
-  throw new Error('no free port range found');
-}
 
 interface Run {
   readonly child: ChildProcess;
@@ -68,15 +49,6 @@ async function waitForOutput(run: Run, pattern: RegExp, timeoutMs = 90_000): Pro
   throw new Error(`timed out waiting for ${pattern}:\n${run.output()}`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const running: Run[] = [];
 const dirs: string[] = [];
 afterAll(async () => {
@@ -93,7 +65,7 @@ describe('local cluster', () => {
   it('starts, serves uploads, stops every process on SIGTERM, and restarts with its data', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'local-cluster-'));
     dirs.push(dataDir);
-    const { base, frontend } = await freePorts();
+    const { base, frontend } = await freeClusterPorts();
     const args = ['--data-dir', dataDir, '--port', String(frontend), '--datanode-base-port', String(base)];
 
     const first = startCluster(args);
@@ -133,7 +105,20 @@ describe('local cluster', () => {
     expect(await wrong.exited).toBe(1);
     expect(wrong.output()).toMatch(/holds a cluster of 1 datacenter\(s\), not 2/);
 
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    // A second cluster on the same data directory is refused while this one lives.
+    const twin = startCluster(args);
+    running.push(twin);
+    expect(await twin.exited).toBe(1);
+    expect(twin.output()).toMatch(/already runs on/);
+
+    // Killed outright, the supervisor cannot stop its children: they notice on their own (the IPC
+    // channel closes) and stop.
+    const children = [...second.output().matchAll(/=(\d+)/g)].map((m) => Number(m[1]));
+    expect(children).toHaveLength(4);
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const deadline = Date.now() + 60_000;
+    while (children.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(children.filter(isAlive)).toEqual([]);
   });
 });

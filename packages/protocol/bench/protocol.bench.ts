@@ -13,7 +13,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs, type Measurement, measure, printReport } from '../../../test-support/bench.js';
 import { BlobId } from '../src/blob-id.js';
 import { DataNodeClient } from '../src/datanode-client.js';
 import { DataNodeServer } from '../src/datanode-server.js';
@@ -119,32 +119,6 @@ async function serveRpc(): Promise<number> {
 
 // ---- client side -----------------------------------------------------------------------------------
 
-interface Measurement {
-  ops: number;
-  seconds: number;
-  bytes: number;
-}
-
-/** Runs `inFlight` loops of `op` until `seconds` elapse; counts completed operations. */
-async function measure(seconds: number, inFlight: number, op: () => Promise<number>): Promise<Measurement> {
-  const deadline = performance.now() + seconds * 1000;
-  let ops = 0;
-  let bytes = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < deadline) {
-        // Not `bytes += await op()`: that reads `bytes` before awaiting, so concurrent loops overwrite
-        // each other's additions.
-        const n = await op();
-        bytes += n;
-        ops += 1;
-      }
-    }),
-  );
-  return { ops, bytes, seconds: (performance.now() - started) / 1000 };
-}
-
 /** A bare client: one connection, FIFO matching of replies (the server answers in order). */
 class BareClient {
   private readonly waiters: Array<() => void> = [];
@@ -236,7 +210,7 @@ function frameCodecRate(seconds: number): Measurement {
     }
     ops += 1000;
   }
-  return { ops, bytes: 0, seconds: (performance.now() - started) / 1000 };
+  return { ops, bytes: 0, seconds: (performance.now() - started) / 1000, latenciesMs: [] };
 }
 
 async function runBench(seconds: number) {
@@ -258,13 +232,13 @@ async function runBench(seconds: number) {
     for (const inFlight of [1, 64]) {
       const client = new RpcClient({ connectionsPerEndpoint: 1, maxFrameBytes: MAX_FRAME });
       await client.request(endpoint, { header: smallHeader, payload: smallPayload });
-      const ours = await measure(seconds, inFlight, async () => {
+      const ours = await measure({ seconds, concurrency: inFlight }, async () => {
         await client.request(endpoint, { header: smallHeader, payload: smallPayload });
         return 0;
       });
       await client.close();
       const bare = await BareClient.connect(bareServer.port);
-      const base = await measure(seconds, inFlight, async () => {
+      const base = await measure({ seconds, concurrency: inFlight }, async () => {
         await bare.send(smallFrameBody, 0);
         return 0;
       });
@@ -279,13 +253,13 @@ async function runBench(seconds: number) {
       maxFrameBytes: MAX_FRAME,
       requestTimeoutMs: 30_000,
     });
-    const ours = await measure(seconds, 4, async () => {
+    const ours = await measure({ seconds, concurrency: 4 }, async () => {
       await client.request(endpoint, { header: smallHeader, payload: large });
       return LARGE_PAYLOAD;
     });
     await client.close();
     const bare = await BareClient.connect(bareServer.port);
-    const base = await measure(seconds, 4, async () => {
+    const base = await measure({ seconds, concurrency: 4 }, async () => {
       await bare.send(largeFrameBody, ACK_BYTES);
       return LARGE_PAYLOAD;
     });
@@ -294,7 +268,7 @@ async function runBench(seconds: number) {
     const dataNode = new DataNodeClient({ connectionsPerEndpoint: 1 });
     const dataNodeEndpoint = { host: '127.0.0.1', port: dataNodeServer.port };
     const blobId = BlobId.generate({ partitionId: 1 });
-    const typed = await measure(seconds, 64, async () => {
+    const typed = await measure({ seconds, concurrency: 64 }, async () => {
       await dataNode.get(dataNodeEndpoint, { blobId, part: GetPart.INFO });
       return 0;
     });
@@ -321,29 +295,8 @@ async function runBench(seconds: number) {
   }
 }
 
-function printTable(report: Record<string, unknown>): void {
-  const rows = Object.entries(report).map(([key, value]) => [
-    key,
-    typeof value === 'number'
-      ? value >= 100
-        ? Math.round(value).toLocaleString('en-US')
-        : value.toFixed(3)
-      : String(value),
-  ]);
-  const width = Math.max(...rows.map(([key]) => key!.length));
-  for (const [key, value] of rows) console.log(`${key!.padEnd(width)}  ${value}`);
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    // pnpm forwards a literal `--` when called as `pnpm bench -- --json`.
-    args: process.argv.slice(2).filter((arg) => arg !== '--'),
-    options: {
-      serve: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-    },
-  });
+  const values = benchArgs({ serve: { type: 'string' } });
   if (values.serve) {
     const serve = { bare: serveBare, rpc: serveRpc, datanode: serveDataNode }[values.serve];
     if (!serve) throw new Error(`unknown server kind ${values.serve}`);
@@ -352,11 +305,7 @@ async function main(): Promise<void> {
     process.on('disconnect', () => process.exit(0));
     return;
   }
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
-  const report = await runBench(seconds);
-  if (values.json) console.log(JSON.stringify(report, null, 2));
-  else printTable(report);
+  printReport(await runBench(values.seconds), values.json);
 }
 
 await main();

@@ -20,9 +20,18 @@
  * dir, removed at the end; the datanodes are stopped by pid.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { StaticClusterMap } from '@ambry/clustermap';
-import { BlobId, BlobIdType, type BlobProperties, DataNodeClient, GetPart } from '@ambry/protocol';
+import { BlobId, BlobIdType, DataNodeClient, GetPart } from '@ambry/protocol';
+import {
+  benchArgs,
+  benchBlobProperties,
+  count,
+  type Measurement,
+  measure,
+  percentiles,
+  printReport,
+  progress,
+} from '../../../test-support/bench.js';
 import { DatanodeCluster } from '../../../test-support/datanode-cluster.js';
 import { Router } from '../src/router.js';
 
@@ -35,75 +44,20 @@ const SIZES = [
 const CONCURRENCY = [1, 16] as const;
 const WARMUP_OPS = 20;
 
-function note(message: string): void {
-  process.stderr.write(`[router bench] ${message}\n`);
-}
-
-interface Measurement {
-  readonly ops: number;
-  readonly bytes: number;
-  readonly seconds: number;
-  readonly latenciesMs: number[];
-}
-
-/**
- * `concurrency` workers run `op` until `maxOps` operations have started or `seconds` have passed;
- * `op(i)` returns the blob bytes it moved.
- */
-async function measure(
-  seconds: number,
-  maxOps: number,
-  concurrency: number,
-  op: (i: number) => Promise<number>,
-): Promise<Measurement> {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let next = 0;
-  let bytes = 0;
-  const latenciesMs: number[] = [];
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < maxOps && performance.now() < deadline) {
-        const i = next++;
-        const t0 = performance.now();
-        // Not `bytes += await op(i)`: that reads `bytes` before the await and drops the other workers' adds.
-        const moved = await op(i);
-        latenciesMs.push(performance.now() - t0);
-        bytes += moved;
-      }
-    }),
-  );
-  return { ops: latenciesMs.length, bytes, seconds: (performance.now() - started) / 1000, latenciesMs };
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
+const note = progress('router bench');
 
 function summarize(prefix: string, m: Measurement): Record<string, number> {
-  const sorted = [...m.latenciesMs].sort((a, b) => a - b);
+  const { p50, p99 } = percentiles(m.latenciesMs);
   return {
     [`${prefix}_ops`]: m.ops / m.seconds,
     [`${prefix}_mbps`]: m.bytes / MiB / m.seconds,
-    [`${prefix}_p50_ms`]: quantile(sorted, 0.5),
-    [`${prefix}_p99_ms`]: quantile(sorted, 0.99),
+    [`${prefix}_p50_ms`]: p50,
+    [`${prefix}_p99_ms`]: p99,
     [`${prefix}_count`]: m.ops,
   };
 }
 
-function properties(blobSize: number): BlobProperties {
-  return {
-    blobSize,
-    serviceId: 'router-bench',
-    contentType: 'application/octet-stream',
-    creationTimeMs: Date.now(),
-    ttlSeconds: -1,
-    isPrivate: false,
-    accountId: 1,
-    containerId: 2,
-  };
-}
+const properties = (blobSize: number) => benchBlobProperties('router-bench', blobSize);
 
 /** The operations of one side (router or direct), by size. */
 interface Side {
@@ -182,7 +136,10 @@ async function runCases(
                 };
           Object.assign(
             results,
-            summarize(`${side}_${name}`, await measure(options.seconds, maxOps, concurrency, op)),
+            summarize(
+              `${side}_${name}`,
+              await measure({ seconds: options.seconds, concurrency, maxOps, latencies: true }, op),
+            ),
           );
         }
         results[`${name}_ratio`] = results[`router_${name}_ops`]! / results[`direct_${name}_ops`]!;
@@ -248,49 +205,19 @@ async function runBench(options: {
   }
 }
 
-function printTable(report: Record<string, unknown>): void {
-  const rows = Object.entries(report).map(([key, value]) => [
-    key,
-    typeof value === 'number'
-      ? value >= 100
-        ? Math.round(value).toLocaleString('en-US')
-        : value.toFixed(3)
-      : String(value),
-  ]);
-  const width = Math.max(...rows.map(([key]) => key!.length));
-  for (const [key, value] of rows) console.log(`${key!.padEnd(width)}  ${value}`);
-}
-
-function count(raw: string, name: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-  }
-  return value;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    // pnpm forwards a literal `--` when called as `pnpm bench -- --json`.
-    args: process.argv.slice(2).filter((arg) => arg !== '--'),
-    options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-      'small-ops': { type: 'string', default: '20000' },
-      'large-ops': { type: 'string', default: '24' },
-      partitions: { type: 'string', default: '4' },
-    },
+  const values = benchArgs({
+    'small-ops': { type: 'string', default: '20000' },
+    'large-ops': { type: 'string', default: '24' },
+    partitions: { type: 'string', default: '4' },
   });
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
   const report = await runBench({
-    seconds,
+    seconds: values.seconds,
     smallOps: count(values['small-ops'], 'small-ops', 1, 1_000_000),
     largeOps: count(values['large-ops'], 'large-ops', 1, 1000),
     partitions: count(values.partitions, 'partitions', 1, 64),
   });
-  if (values.json) console.log(JSON.stringify(report, null, 2));
-  else printTable(report);
+  printReport(report, values.json);
 }
 
 await main();

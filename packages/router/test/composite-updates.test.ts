@@ -145,11 +145,11 @@ describe('updates of composite blobs', () => {
     const router = cluster.router({ config: { chunkBytes: CHUNK, requestTimeoutMs: 60_000 } });
     const { id } = await putComposite(router);
     // Chunk deletes go to every datacenter; dc2 now never answers, so the cleanup would wait minutes.
-    for (const node of cluster.nodesIn('dc2')) cluster.network.blackhole({ host: node.host, port: node.port }, true);
+    for (const node of cluster.nodesIn('dc2'))
+      cluster.network.blackhole({ host: node.host, port: node.port }, true);
     await router.delete(id).catch(() => undefined);
     await router.close();
     expect(router.backgroundStats()).toMatchObject({ running: 0, queued: 0, completed: 0 });
     expect(router.backgroundStats().dropped + router.backgroundStats().failed).toBeLessThanOrEqual(1);
   });
 });
-

@@ -1,6 +1,7 @@
 /** What the store benchmark and its child processes share: the store configuration and small helpers. */
 import { randomFillSync } from 'node:crypto';
 import { BlobId, BlobIdType } from '@ambry/protocol';
+import { progress } from '../../../test-support/bench.js';
 import { defaultStoreConfig, type StoreConfigInput } from '../src/options.js';
 
 const GiB = 1024 * 1024 * 1024;
@@ -52,9 +53,7 @@ export function idSource(): () => BlobId {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Progress and notes go to stderr, so `--json` leaves exactly one document on stdout. */
-export function note(message: string): void {
-  process.stderr.write(`[store bench] ${message}\n`);
-}
+export const note = progress('store bench');
 
 export interface MemorySample {
   /** heapUsed + external (external already includes arrayBuffers, so that is not added again). */

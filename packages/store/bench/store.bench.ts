@@ -20,8 +20,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type BlobId, encodeBlobProperties, encodeUserMetadata } from '@ambry/protocol';
+import { benchArgs, measure, printReport } from '../../../test-support/bench.js';
 import { RecordType, recordLength } from '../src/record.js';
 import { BlobStore } from '../src/store.js';
 import { propertiesFor } from '../test/helpers.js';
@@ -51,25 +51,17 @@ async function putLoad(store: BlobStore, size: number, seconds: number, ids?: Bl
   // Warm-up (JIT, first segment writes), left out of both the rate and the batch counts.
   await Promise.all(payloads.map(async (blob) => store.put({ id: newId(), properties, blob })));
   const before = store.stats();
-  let ops = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    payloads.map(async (blob) => {
-      while (performance.now() < deadline) {
-        const id = newId();
-        await store.put({ id, properties, blob });
-        ids?.push(id);
-        ops += 1;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
+  const run = await measure({ seconds, concurrency: WRITERS }, async (_, writer) => {
+    const id = newId();
+    await store.put({ id, properties, blob: payloads[writer]! });
+    ids?.push(id);
+    return size;
+  });
   const after = store.stats();
   return {
-    ops,
-    seconds: elapsed,
-    bytes: ops * size,
+    ops: run.ops,
+    seconds: run.seconds,
+    bytes: run.bytes,
     batches: after.writeBatches - before.writeBatches,
     batchedRecords: after.batchedRecords - before.batchedRecords,
   };
@@ -80,35 +72,25 @@ async function baselineAppends(file: string, recordBytes: number, batchRecords: 
   const buffer = randomBytes(recordBytes * batchRecords);
   const fh = await fs.open(file, 'a');
   try {
-    let records = 0;
-    const started = performance.now();
-    const deadline = started + seconds * 1000;
-    while (performance.now() < deadline) {
+    const run = await measure({ seconds, concurrency: 1 }, async () => {
       const { bytesWritten } = await fh.write(buffer, 0, buffer.length);
       if (bytesWritten !== buffer.length) throw new Error('short baseline write');
       await fh.datasync();
-      records += batchRecords;
-    }
-    return { records, seconds: (performance.now() - started) / 1000 };
+      return buffer.length;
+    });
+    return { records: run.ops * batchRecords, seconds: run.seconds };
   } finally {
     await fh.close();
   }
 }
 
 async function getLoad(store: BlobStore, ids: readonly BlobId[], size: number, seconds: number) {
-  let ops = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: READERS }, async () => {
-      while (performance.now() < deadline) {
-        const got = await store.get(ids[Math.floor(Math.random() * ids.length)]!);
-        if (got.blob.length !== size) throw new Error('get returned the wrong blob');
-        ops += 1;
-      }
-    }),
-  );
-  return ops / ((performance.now() - started) / 1000);
+  const run = await measure({ seconds, concurrency: READERS }, async () => {
+    const got = await store.get(ids[Math.floor(Math.random() * ids.length)]!);
+    if (got.blob.length !== size) throw new Error('get returned the wrong blob');
+    return size;
+  });
+  return run.ops / run.seconds;
 }
 
 async function throughput(root: string, seconds: number): Promise<Record<string, number>> {
@@ -248,33 +230,8 @@ async function millionStore(root: string, blobs: number, seconds: number) {
   };
 }
 
-function printTable(report: Record<string, unknown>): void {
-  const rows = Object.entries(report).map(([key, value]) => [
-    key,
-    typeof value === 'number'
-      ? value >= 100 || Number.isInteger(value)
-        ? Math.round(value).toLocaleString('en-US')
-        : value.toFixed(3)
-      : typeof value === 'object'
-        ? JSON.stringify(value)
-        : String(value),
-  ]);
-  const width = Math.max(...rows.map(([key]) => key!.length));
-  for (const [key, value] of rows) console.log(`${key!.padEnd(width)}  ${value}`);
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    // pnpm forwards a literal `--` when called as `pnpm bench -- --json`.
-    args: process.argv.slice(2).filter((arg) => arg !== '--'),
-    options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-      blobs: { type: 'string', default: '1000000' },
-    },
-  });
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
+  const { seconds, ...values } = benchArgs({ blobs: { type: 'string', default: '1000000' } });
   const blobs = Number(values.blobs);
   if (!(Number.isInteger(blobs) && blobs >= 1_000 && blobs <= 100_000_000))
     throw new Error('--blobs must be an integer in 1000..100000000');
@@ -303,8 +260,7 @@ async function main(): Promise<void> {
       bench_total_s: 0,
     };
     report.bench_total_s = (performance.now() - started) / 1000;
-    if (values.json) console.log(JSON.stringify(report, null, 2));
-    else printTable(report);
+    printReport(report, values.json, { wholeIntegers: true });
   } finally {
     stopChildren();
     await fs.rm(root, { recursive: true, force: true });
