@@ -65,8 +65,14 @@ export type ConfigSchema = z.ZodObject;
 export interface ParseServiceConfigOptions<S extends ConfigSchema> {
   /** The service, as named in messages: `frontend` → `AMBRY_X: not a frontend configuration key`. */
   readonly name: string;
-  /** `AMBRY_*` variables; those that name no key are problems. Default: none. */
+  /** `AMBRY_*` variables. Default: none. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Told the `AMBRY_*` variables that name no key of this service. They are not errors: processes
+   * started together share one environment (the local cluster passes its own to a data node and a
+   * frontend, which have different keys). Default: one process warning naming them, so a typo shows.
+   */
+  readonly onUnknownEnv?: (variables: readonly string[], name: string) => void;
   /**
    * More problems, reported with the schema's (a part another component judges, say): `merged` is the
    * input with the environment applied, `parsed` the schema's output when it passed.
@@ -92,11 +98,10 @@ export function parseServiceConfig<S extends ConfigSchema>(
     const raw = env[envName(key)];
     if (raw !== undefined) merged[key] = envValue(shape[key], raw);
   }
-  for (const variable of Object.keys(env)) {
-    if (variable.startsWith(ENV_PREFIX) && !keys.some((k) => envName(k) === variable)) {
-      problems.push(`${variable}: not a ${name} configuration key`);
-    }
-  }
+  const unknownEnv = Object.keys(env).filter(
+    (variable) => variable.startsWith(ENV_PREFIX) && !keys.some((k) => envName(k) === variable),
+  );
+  if (unknownEnv.length > 0) (options.onUnknownEnv ?? warnUnknownEnv)(unknownEnv, name);
   const source = (key: string) =>
     key !== '' && env[envName(key)] !== undefined ? ` (from ${envName(key)})` : '';
   const parsed = schema.safeParse(merged);
@@ -115,6 +120,12 @@ export function parseServiceConfig<S extends ConfigSchema>(
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems, name);
   return parsed.data;
+}
+
+function warnUnknownEnv(variables: readonly string[], name: string): void {
+  process.emitWarning(`ignoring ${variables.join(', ')}: not ${name} configuration keys`, {
+    code: 'AMBRY_UNKNOWN_ENV',
+  });
 }
 
 /** The parsed JSON of a configuration file, `{}` without one; a ConfigError names the file otherwise. */

@@ -93,13 +93,22 @@ describe('parseServiceConfig', () => {
     expect(configProblems(() => parse({ name: 'a', disks: ['/d1', ''] }))[0]).toMatch(/^disks\.1: /);
   });
 
-  it('refuses unknown keys and unknown AMBRY_ variables, not other variables', () => {
+  it('refuses unknown keys; reports unknown AMBRY_ variables without refusing them', () => {
     expect(configProblems(() => parse({ name: 'a', prot: 3 }))).toEqual([
       'prot: not a test configuration key',
     ]);
-    expect(configProblems(() => parse({ name: 'a' }, { AMBRY_PROT: '3' }))).toEqual([
-      'AMBRY_PROT: not a test configuration key',
-    ]);
+    const told: Array<[readonly string[], string]> = [];
+    const parsed = parseServiceConfig(
+      schema,
+      { name: 'a' },
+      {
+        name: 'test',
+        env: { AMBRY_PROT: '3', AMBRY_PORT: '81', PATH: '/bin' },
+        onUnknownEnv: (variables, name) => told.push([variables, name]),
+      },
+    );
+    expect(parsed.port).toBe(81);
+    expect(told).toEqual([[['AMBRY_PROT'], 'test']]);
     expect(parse({ name: 'a' }, { PATH: '/bin', HOME: '/root' }).name).toBe('a');
   });
 
