@@ -4,7 +4,6 @@
  * `chunksInFlight` chunks fetched-but-unread or in flight (the memory bound, whatever the consumer's
  * speed). A range fetches only the chunks it touches, and only their part of them.
  */
-import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import {
   type BlobId,
@@ -17,6 +16,7 @@ import {
 } from '@ambry/protocol';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
 import { fetchBlob, type GetBlobResult, type GetOptions, getSimpleBlob } from './get-operation.js';
+import { allowListeners } from './listeners.js';
 import type { RouterContext } from './replica-requests.js';
 
 /**
@@ -128,7 +128,7 @@ class ChunkStream extends Readable {
     this.#options = options;
     this.#unlink = linkSignals(this.#controller, signals);
     const { chunksInFlight, getParallelism } = context.config;
-    setMaxListeners(chunksInFlight * (getParallelism + 2) + 10, this.#controller.signal);
+    allowListeners(this.#controller.signal, chunksInFlight * (getParallelism + 2) + 10);
     // A caller's abort or the router's close ends the stream, not only the requests under way.
     this.#controller.signal.addEventListener(
       'abort',

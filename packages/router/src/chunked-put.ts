@@ -5,11 +5,11 @@
  * caller's properties except blobSize, which must be its own length for the data node to take it. Any failure deletes the chunks
  * already written (best effort): nobody could read them, since no id naming them is ever returned.
  */
-import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { type BlobId, BlobIdType, type CompositeChunk, encodeCompositeMetadata } from '@ambry/protocol';
 import { forEachBounded } from './bounded.js';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
+import { allowListeners } from './listeners.js';
 import {
   declaredBlobSize,
   type PutInput,
@@ -66,7 +66,7 @@ async function putChunkedBlob(
 ): Promise<StoredBlob> {
   const { chunksInFlight, putParallelism } = context.config;
   // Every replica request of every chunk in flight listens to the one operation signal.
-  setMaxListeners(chunksInFlight * (putParallelism + 2) + 10, signal);
+  allowListeners(signal, chunksInFlight * (putParallelism + 2) + 10);
   const chunks: Array<CompositeChunk | undefined> = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
@@ -118,7 +118,7 @@ async function deleteChunks(
   chunks: ReadonlyArray<CompositeChunk | undefined>,
 ): Promise<void> {
   const cleanup = new AbortController().signal;
-  setMaxListeners(context.config.chunksInFlight * (context.config.updateParallelism + 2) + 10, cleanup);
+  allowListeners(cleanup, context.config.chunksInFlight * (context.config.updateParallelism + 2) + 10);
   const stored = chunks.filter((chunk) => chunk !== undefined);
   // As many at once as the put itself had: a multi-GiB upload failing late must not fire them all.
   await forEachBounded(stored, context.config.chunksInFlight, (chunk) =>

@@ -6,13 +6,13 @@
  * - delete goes to the metadata blob only, which makes the blob unreadable at once; its data chunks are
  *   deleted afterwards, in the background (background-work.ts), unless an undelete comes first.
  */
-import { setMaxListeners } from 'node:events';
 import { type BlobId, BlobIdType, type BlobState } from '@ambry/protocol';
 import type { BackgroundWork } from './background-work.js';
 import { forEachBounded } from './bounded.js';
 import { decodeMetadata } from './chunked-get.js';
 import { RouterError, RouterErrorCode } from './errors.js';
 import { fetchBlob } from './get-operation.js';
+import { allowListeners } from './listeners.js';
 import type { RouterContext } from './replica-requests.js';
 import { type UpdateOperation, updateBlob } from './update-operation.js';
 
@@ -90,5 +90,5 @@ async function deleteDataChunks(context: RouterContext, id: BlobId, signal: Abor
 /** Every request of every chunk update in flight listens to the one signal. */
 function listenForEveryRequest(context: RouterContext, signal: AbortSignal): void {
   const { chunksInFlight, updateParallelism } = context.config;
-  setMaxListeners(chunksInFlight * (updateParallelism + 2) + 10, signal);
+  allowListeners(signal, chunksInFlight * (updateParallelism + 2) + 10);
 }

@@ -4,7 +4,6 @@
  * are chunked (chunked-put.ts, chunked-get.ts); updates of composite blobs reach their data chunks
  * (composite-update.ts). A not-found answer is remembered for a while (not-found-cache.ts).
  */
-import { setMaxListeners } from 'node:events';
 import type { ClusterMap } from '@ambry/clustermap';
 import { BlobId, DataNodeClient, NEVER_EXPIRES, type Transport } from '@ambry/protocol';
 import { type BackgroundStats, BackgroundWork } from './background-work.js';
@@ -19,6 +18,7 @@ import type { GetBlobResult, GetOptions } from './get-operation.js';
 import { checkHealth, type RouterHealth } from './health.js';
 import { realTimers, type Timers } from './hedge-timer.js';
 import { LatencyTrackers, latencyTrackerOptions } from './latency-tracker.js';
+import { allowAnyListeners } from './listeners.js';
 import { NotFoundCache } from './not-found-cache.js';
 import type { PutInput } from './put-operation.js';
 import type { RouterContext } from './replica-requests.js';
@@ -90,7 +90,7 @@ export class Router {
     this.#changes = changes;
     this.#notFound = new NotFoundCache(context.config.notFoundCacheMs, context.clock);
     // Every operation in flight listens for close(): as many listeners as operations, by design.
-    setMaxListeners(0, this.#closing.signal);
+    allowAnyListeners(this.#closing.signal);
     this.config = context.config;
     this.clusterMap = context.clusterMap;
     this.#ownsClient = ownsClient;
@@ -288,6 +288,15 @@ export class Router {
     operation: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (this.closed) throw new RouterError(RouterErrorCode.ROUTER_CLOSED, 'router closed');
+    if (callerSignal === undefined) {
+      // Only close() can end it: the router's own signal serves, with no controller per operation.
+      try {
+        return await operation(this.#closing.signal);
+      } catch (error) {
+        if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+        throw toRouterError(error);
+      }
+    }
     const aborted = new AbortController();
     const onAbort = () => aborted.abort(new RouterError(RouterErrorCode.ABORTED, 'aborted by the caller'));
     const onClose = () => aborted.abort(this.#closing.signal.reason);
