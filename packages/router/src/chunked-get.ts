@@ -183,6 +183,7 @@ class ChunkStream extends Readable {
       chunk.blobId,
       whole ? this.#options : { ...this.#options, range: { offset: from, length } },
       this.#controller.signal,
+      length,
     );
     if (answer.blob.byteLength !== length) {
       throw new RouterError(

@@ -16,6 +16,7 @@ import {
   type UserMetadata,
 } from '@ambry/protocol';
 import { RouterError, RouterErrorCode, toRouterError } from './errors.js';
+import { sizeClassOf } from './latency-tracker.js';
 import { OperationTracker } from './operation-tracker.js';
 import {
   type Judgement,
@@ -71,13 +72,19 @@ export async function getSimpleBlob(
 }
 
 /** One replica's answer for the blob (or its range), the bytes in memory: one chunk at most. */
+/**
+ * `expectedBytes`, when known (a data chunk's size from its metadata), picks the latencies the hedge
+ * delay is learned from; a blob of unknown size is taken for a small one.
+ */
 export async function fetchBlob(
   context: RouterContext,
   id: BlobId,
   options: GetOptions,
   signal: AbortSignal,
+  expectedBytes?: number,
 ): Promise<GetResult> {
   const { config, client, clock, latency } = context;
+  const expected = sizeClassOf(options.part === 'info' ? 0 : expectedBytes);
   const replicas = replicasOfBlob(context, id, config.getCrossDatacenter);
   // Hedging starts with only as many requests as answers are needed and adds replicas as they prove slow,
   // instead of loading getParallelism replicas with every GET.
@@ -110,11 +117,11 @@ export async function fetchBlob(
         signal: requestSignal,
       });
       // Only answers: a timeout or error says nothing about how long a healthy GET takes.
-      latency.for(replica.node.datacenter).record(clock() - started);
+      latency.for(replica.node.datacenter, sizeClassOf(answer.blob.byteLength)).record(clock() - started);
       return answer;
     },
     judge: judgeGet,
-    ...(hedged ? { hedge: { delayMs: (r) => latency.for(r.node.datacenter).delayMs() } } : {}),
+    ...(hedged ? { hedge: { delayMs: (r) => latency.for(r.node.datacenter, expected).delayMs() } } : {}),
   });
   const first = result.values[0];
   if (result.status !== 'success' || first === undefined) {

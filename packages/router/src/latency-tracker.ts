@@ -176,9 +176,26 @@ export class LatencyTracker {
  * histogram per datacenter by default: a remote datacenter's GETs are slower by the WAN round trip, and
  * mixing them in would make local hedges late and remote hedges early.
  */
+/**
+ * Responses at least this large are timed apart from the others: a 4 MiB chunk takes many times as
+ * long as a 4 KiB photo, and one quantile over both would hedge large reads early (fetching them
+ * twice) and small ones late.
+ */
+export const LARGE_RESPONSE_BYTES = 256 * 1024;
+
+export type SizeClass = 'small' | 'large';
+
+export function sizeClassOf(bytes: number | undefined): SizeClass {
+  return bytes !== undefined && bytes >= LARGE_RESPONSE_BYTES ? 'large' : 'small';
+}
+
 export class LatencyTrackers {
   readonly #options: LatencyTrackerOptions;
-  readonly #byDatacenter = new Map<string, LatencyTracker>();
+  /** `datacenter` for small responses, `datacenter|large` for large ones. */
+  readonly #trackers = new Map<
+    string,
+    { datacenter: string; sizeClass: SizeClass; tracker: LatencyTracker }
+  >();
 
   constructor(options: LatencyTrackerOptions) {
     // Validated now, so a bad config fails at router start rather than on the first GET.
@@ -186,18 +203,24 @@ export class LatencyTrackers {
     this.#options = { ...options };
   }
 
-  for(datacenter: string): LatencyTracker {
-    let tracker = this.#byDatacenter.get(datacenter);
-    if (tracker === undefined) {
-      tracker = new LatencyTracker(this.#options);
-      this.#byDatacenter.set(datacenter, tracker);
+  for(datacenter: string, sizeClass: SizeClass = 'small'): LatencyTracker {
+    const key = sizeClass === 'small' ? datacenter : `${datacenter}|large`;
+    let entry = this.#trackers.get(key);
+    if (entry === undefined) {
+      entry = { datacenter, sizeClass, tracker: new LatencyTracker(this.#options) };
+      this.#trackers.set(key, entry);
     }
-    return tracker;
+    return entry.tracker;
   }
 
   /** Datacenters seen so far, in first-use order. */
   datacenters(): string[] {
-    return [...this.#byDatacenter.keys()];
+    return [...new Set([...this.#trackers.values()].map((entry) => entry.datacenter))];
+  }
+
+  /** Every tracker so far, with its datacenter and size class (for metrics). */
+  entries(): Array<{ datacenter: string; sizeClass: SizeClass; tracker: LatencyTracker }> {
+    return [...this.#trackers.values()];
   }
 }
 

@@ -73,14 +73,13 @@ export function registerRouterMetrics(
   });
   new Gauge({
     name: named('hedge_delay_seconds'),
-    help: 'Current GET hedge delay per datacenter (a quantile of recent GET latencies)',
-    labelNames: ['datacenter'],
+    help: 'Current GET hedge delay per datacenter and response size class (a quantile of recent GET latencies)',
+    labelNames: ['datacenter', 'size_class'],
     registers,
     collect() {
       this.reset();
-      const trackers = router.latencyTrackers;
-      for (const datacenter of trackers.datacenters()) {
-        this.set({ datacenter }, trackers.for(datacenter).delayMs() / 1000);
+      for (const { datacenter, sizeClass, tracker } of router.latencyTrackers.entries()) {
+        this.set({ datacenter, size_class: sizeClass }, tracker.delayMs() / 1000);
       }
     },
   });

@@ -105,6 +105,17 @@ describe('chunked put and get', () => {
     expect((await router.get(id, { part: 'info' })).blobSize).toBe(CHUNK + 5);
   });
 
+  it('learns the hedge delay of large chunk reads apart from that of small reads', async () => {
+    const big = 256 * 1024;
+    const router = cluster.router({ config: { chunkBytes: big } });
+    const data = bytes(2.5 * big);
+    const id = await router.put({ properties: props(data.length), blob: data });
+    expect((await buffer((await router.get(id)).blob)).equals(data)).toBe(true);
+    // Small: the metadata blob and the last, half-size chunk; large: the two whole 256 KiB chunks.
+    expect(router.latencyTrackers.for('dc1').sampleCount).toBe(2);
+    expect(router.latencyTrackers.for('dc1', 'large').sampleCount).toBe(2);
+  });
+
   it('stores data chunks with the blob account, container and TTL, sized to the chunk', async () => {
     const router = cluster.router({ config: { chunkBytes: CHUNK, chunksInFlight: 1 } });
     const recorded = recordChunkPuts();

@@ -22,7 +22,8 @@ import type { RouterConfigInput } from '../src/config.js';
 import { Router } from '../src/router.js';
 
 const KiB = 1024;
-const STORE = { capacityBytes: 16 * 64 * KiB, segmentBytes: 64 * KiB };
+// Segments large enough for a 256 KiB chunk (the large-response class), small enough to roll in tests.
+const STORE = { capacityBytes: 32 * 512 * KiB, segmentBytes: 512 * KiB };
 export const PARTITIONS = 3;
 
 export interface ClusterFixture {

@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveRouterConfig } from '../src/config.js';
 import {
+  LARGE_RESPONSE_BYTES,
   LatencyTracker,
   type LatencyTrackerOptions,
   LatencyTrackers,
   latencyTrackerOptions,
   nearestRank,
+  sizeClassOf,
 } from '../src/latency-tracker.js';
 
 const BASE: LatencyTrackerOptions = { quantile: 0.9, minSamples: 100, defaultDelayMs: 50 };
@@ -141,7 +143,7 @@ describe('LatencyTracker', () => {
   });
 
   describe('properties', () => {
-    const samples = fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 3000 })), {
+    const samples = fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 3000, noNaN: true })), {
       maxLength: 300,
     });
     const options = fc.record({
@@ -202,6 +204,20 @@ describe('LatencyTrackers', () => {
     // A datacenter with no samples of its own still waits on the default.
     expect(trackers.for('dc3').delayMs()).toBe(50);
     expect(trackers.datacenters()).toEqual(['dc1', 'dc2', 'dc3']);
+  });
+
+  it('times large responses apart from small ones, per datacenter', () => {
+    const trackers = new LatencyTrackers({ ...BASE, minSamples: 10 });
+    recordAll(trackers.for('dc1', sizeClassOf(4096)), Array(10).fill(2));
+    recordAll(trackers.for('dc1', sizeClassOf(LARGE_RESPONSE_BYTES)), Array(10).fill(40));
+    expect(trackers.for('dc1').delayMs()).toBe(2);
+    expect(trackers.for('dc1', 'large').delayMs()).toBe(40);
+    expect([sizeClassOf(undefined), sizeClassOf(LARGE_RESPONSE_BYTES - 1)]).toEqual(['small', 'small']);
+    expect(trackers.datacenters()).toEqual(['dc1']);
+    expect(trackers.entries().map((e) => [e.datacenter, e.sizeClass])).toEqual([
+      ['dc1', 'small'],
+      ['dc1', 'large'],
+    ]);
   });
 });
 

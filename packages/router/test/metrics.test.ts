@@ -52,7 +52,9 @@ describe('router metrics', () => {
     );
     expect(sample(text, 'ambry_router_not_found_cache_entries')).toBe(1);
     expect(sample(text, 'ambry_router_background_tasks{state="completed"}')).toBe(0);
-    expect(sample(text, 'ambry_router_hedge_delay_seconds{datacenter="dc1"}')).toBeGreaterThan(0);
+    expect(
+      sample(text, 'ambry_router_hedge_delay_seconds{datacenter="dc1",size_class="small"}'),
+    ).toBeGreaterThan(0);
 
     unregister();
     expect(await registry.metrics()).not.toContain('ambry_router_');
