@@ -39,6 +39,8 @@ export interface DatanodeClusterOptions {
   datanodeConfig?: Record<string, unknown>;
   /** Extra environment for every datanode process. */
   env?: NodeJS.ProcessEnv;
+  /** Arguments for node itself, before the script (a bench passes `--cpu-prof`). */
+  nodeArgs?: readonly string[];
   /** Default: a fresh mkdtemp under os.tmpdir(), removed by destroy(). */
   root?: string;
 }
@@ -70,6 +72,8 @@ export class DatanodeCluster {
     private readonly env: NodeJS.ProcessEnv,
     private readonly ownsRoot: boolean,
     private readonly datacenters: readonly string[],
+    private readonly layout?: GeneratedLayout,
+    private readonly nodeArgs: readonly string[] = [],
   ) {}
 
   /** Writes the map and one config file per node; starts nothing. */
@@ -118,7 +122,16 @@ export class DatanodeCluster {
         });
       }
     }
-    return new DatanodeCluster(root, mapDir, nodes, options.env ?? {}, ownsRoot, datacenters);
+    return new DatanodeCluster(
+      root,
+      mapDir,
+      nodes,
+      options.env ?? {},
+      ownsRoot,
+      datacenters,
+      layout,
+      options.nodeArgs,
+    );
   }
 
   /** Starts every node in parallel and waits until each answers /health with 200. */
@@ -132,7 +145,8 @@ export class DatanodeCluster {
     const node = this.#node(index);
     if (this.isRunning(index)) throw new Error(`datanode ${node.key} is already running`);
     this.#stderr.set(index, '');
-    const child = spawn(process.execPath, ['--import', 'tsx', DATANODE_MAIN, '--config', node.configFile], {
+    const args = [...this.nodeArgs, '--import', 'tsx', DATANODE_MAIN, '--config', node.configFile];
+    const child = spawn(process.execPath, args, {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -189,6 +203,23 @@ export class DatanodeCluster {
 
   pid(index: number): number | undefined {
     return this.isRunning(index) ? this.#running.get(index)!.child.pid : undefined;
+  }
+
+  /**
+   * The partitions node `index` hosts, each with the directory of its replica's store (the datanode
+   * keeps a replica in `<disk mount path>/partition-<id>`): for tests that wipe or inspect one.
+   */
+  replicaDirs(index: number): Map<number, string> {
+    const node = this.#node(index);
+    const dirs = new Map<number, string>();
+    for (const partition of this.layout?.partitions.partitions ?? []) {
+      for (const replica of partition.replicas) {
+        if (replica.host === node.host && replica.port === node.port) {
+          dirs.set(partition.id, path.join(replica.mountPath, `partition-${partition.id}`));
+        }
+      }
+    }
+    return dirs;
   }
 
   /** The map as the router would load it; local datacenter by default the first one. */

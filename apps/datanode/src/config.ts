@@ -1,10 +1,16 @@
+import {
+  ReplicationConfigError,
+  type ReplicationConfigInput,
+  resolveReplicationConfig,
+} from '@ambry/replication';
 import { ConfigError, envName, loadServiceConfig, parseServiceConfig } from '@ambry/service-kit';
 import { z } from 'zod';
 
 /**
  * The datanode's configuration: a JSON file, then `AMBRY_*` environment variables on top (the key in
- * UPPER_SNAKE_CASE: `adminPort` ← `AMBRY_ADMIN_PORT`; lists comma-separated). Validated at start; a bad
- * value stops the process with a message naming the key. The README's table lists every key.
+ * UPPER_SNAKE_CASE: `adminPort` ← `AMBRY_ADMIN_PORT`; lists comma-separated; `replication` ←
+ * `AMBRY_REPLICATION` as JSON). Validated at start, the replication part by the replication engine
+ * itself; a bad value stops the process with a message naming the key. The README's table lists every key.
  */
 
 const KiB = 1024;
@@ -55,6 +61,10 @@ const fields = z
     /** I/O errors from one disk's stores before the disk is marked failed. */
     diskErrorThreshold: z.number().int().min(1).default(1),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Pull-based replication from the peers sharing this node's partitions (@ambry/replication). */
+    replicationEnabled: z.boolean().default(true),
+    /** Passed to the replication engine, which validates it (keys reported as `replication.<key>`). */
+    replication: z.record(z.string(), z.unknown()).default({}),
     /** Test only: every store goes through a FaultyIo and the admin port takes POST /test/disk-fault. */
     testFaultInjection: z.boolean().default(false),
   })
@@ -81,19 +91,39 @@ const schema = fields.superRefine((c, ctx) => {
   }
 });
 
-export type DataNodeConfig = z.output<typeof schema>;
-export type DataNodeConfigInput = z.input<typeof schema>;
+export type DataNodeConfig = Omit<z.output<typeof schema>, 'replication'> & {
+  replication: ReplicationConfigInput;
+};
+export type DataNodeConfigInput = Omit<z.input<typeof schema>, 'replication'> & {
+  replication?: ReplicationConfigInput;
+};
 
 export { ConfigError, envName };
 
-const NAME = 'datanode';
+/** The engine's problems with its part, as `replication.<key>: problem`: it judges its own config. */
+function replicationProblems(replication: unknown): string[] {
+  if (typeof replication !== 'object' || replication === null || Array.isArray(replication)) return [];
+  try {
+    resolveReplicationConfig(replication as ReplicationConfigInput);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ReplicationConfigError)) throw error;
+    return error.problems.map((problem) => `replication.${problem}`);
+  }
+}
+
+const settings = {
+  name: 'datanode',
+  check: (merged: Record<string, unknown>, parsed: z.output<typeof schema> | undefined) =>
+    replicationProblems(parsed === undefined ? merged.replication : parsed.replication),
+};
 
 /** Validates a config object (file contents with env overrides applied). */
 export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}): DataNodeConfig {
-  return parseServiceConfig(schema, input, { name: NAME, env });
+  return parseServiceConfig(schema, input, { ...settings, env }) as DataNodeConfig;
 }
 
 /** Reads the JSON file (optional: everything may come from the environment) and applies the environment. */
 export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<DataNodeConfig> {
-  return loadServiceConfig(schema, { name: NAME, file, env });
+  return (await loadServiceConfig(schema, { ...settings, file, env })) as DataNodeConfig;
 }

@@ -7,7 +7,8 @@ import {
   RedisClusterMap,
   StaticClusterMap,
 } from '@ambry/clustermap';
-import { DataNodeServer, type Endpoint, SealState } from '@ambry/protocol';
+import { DataNodeClient, DataNodeServer, type Endpoint, SealState } from '@ambry/protocol';
+import { ReplicationEngine } from '@ambry/replication';
 import type { FastifyInstance } from 'fastify';
 import { type Logger as PinoLogger, pino } from 'pino';
 import { createAdminServer } from './admin-server.js';
@@ -19,7 +20,8 @@ import { ReplicaSet } from './replica-set.js';
 /**
  * One storage server: finds itself in the cluster map, opens the stores of its replicas, serves the wire
  * protocol and the admin HTTP port, and (with a Redis map) heartbeats and reports seal states and failed
- * disks. `stop` is the graceful shutdown SIGTERM runs.
+ * disks. Unless `replicationEnabled` is false, a replication engine pulls from every peer sharing a
+ * partition with this node once the stores are open. `stop` is the graceful shutdown SIGTERM runs.
  */
 
 const SEAL_REPORT_INTERVAL_MS = 1000;
@@ -33,6 +35,9 @@ export class DataNode {
   private heartbeat: Heartbeat | undefined;
   private sealTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** The replication engine and its client to the peers; undefined when replication is off. */
+  replication: ReplicationEngine | undefined;
+  private replicationClient: DataNodeClient | undefined;
 
   private constructor(
     readonly config: DataNodeConfig,
@@ -82,15 +87,30 @@ export class DataNode {
       const budget = new ByteBudget(config.maxBufferedBytes);
       const health = () => healthOf(replicas);
       let metrics: DataNodeMetrics | undefined;
+      let dataNode: DataNode | undefined;
+      const engine = () => dataNode?.replication;
       const server = new DataNodeServer({
-        handlers: createHandlers({ replicas, budget, healthy: health }),
+        handlers: createHandlers({
+          replicas,
+          budget,
+          healthy: health,
+          replicationLag: () =>
+            engine()
+              ?.lag()
+              .map((l) => ({
+                partitionId: l.partitionId,
+                peer: l.peer,
+                caughtUp: l.caughtUp,
+                ...(l.lagBytes === undefined ? {} : { lagBytes: l.lagBytes }),
+              })),
+        }),
         onRequest: (outcome) => metrics?.observe(outcome),
         maxFrameBytes: config.maxFrameBytes,
         maxInFlightPerConnection: config.maxInFlightPerConnection,
         maxConnections: config.maxConnections,
         logger: logger.child({ component: 'wire' }),
       });
-      metrics = new DataNodeMetrics(replicas, () => server.connectionCount);
+      metrics = new DataNodeMetrics(replicas, () => server.connectionCount, engine);
       const admin = createAdminServer({
         logger: logger.child({ component: 'admin' }),
         replicas,
@@ -102,7 +122,7 @@ export class DataNode {
       await admin.listen({ host, port: adminPort });
       const address = admin.server.address();
       const wire = await server.listen({ host, port: node.port });
-      const dataNode = new DataNode(config, logger, node, map, replicas, server, admin, {
+      dataNode = new DataNode(config, logger, node, map, replicas, server, admin, {
         wire,
         admin: { host, port: typeof address === 'object' && address !== null ? address.port : adminPort },
       });
@@ -111,6 +131,7 @@ export class DataNode {
         'datanode listening',
       );
       await replicas.openAll();
+      await dataNode.startReplication();
       dataNode.startReporting();
       logger.info({ ...healthOf(replicas) }, 'datanode ready');
       return dataNode;
@@ -125,7 +146,12 @@ export class DataNode {
     this.stopping ??= (async () => {
       clearInterval(this.sealTimer);
       this.logger.info('datanode stopping');
-      await this.server.close({ timeoutMs: this.config.shutdownTimeoutMs });
+      // Replication first stops writing (a batch cut short keeps its old token) and persists its
+      // tokens, while the server drains: both before the stores close.
+      await Promise.all([
+        this.server.close({ timeoutMs: this.config.shutdownTimeoutMs }),
+        this.stopReplication(),
+      ]);
       await this.replicas.closeAll();
       await this.heartbeat?.stop().catch(() => {});
       await this.admin.close();
@@ -133,6 +159,48 @@ export class DataNode {
       this.logger.info('datanode stopped');
     })();
     return this.stopping;
+  }
+
+  private async startReplication(): Promise<void> {
+    if (!this.config.replicationEnabled) return;
+    if (this.config.durability === 'interval') {
+      // Tokens are persisted for data the store acknowledged; under `interval` that is not yet synced.
+      this.logger.warn(
+        'replication under interval durability: a crash can lose replicated writes whose tokens were already persisted; they are not fetched again',
+      );
+    }
+    const client = new DataNodeClient({
+      clientId: `replication@${this.node.key}`,
+      maxFrameBytes: this.config.maxFrameBytes,
+      logger: this.logger.child({ component: 'replication-client' }),
+    });
+    const replicas = this.replicas;
+    try {
+      this.replication = await ReplicationEngine.create({
+        clusterMap: this.map,
+        localNode: this.node.key,
+        // A replica that failed (or is closing) has no store: the engine skips it and reports it.
+        stores: (partitionId) => replicas.storeFor(partitionId).store,
+        client,
+        config: this.config.replication,
+        logger: this.logger.child({ component: 'replication' }),
+      });
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+    this.replicationClient = client;
+    this.replication.start();
+    this.logger.info({ peers: this.replication.peers().length }, 'replication started');
+  }
+
+  private async stopReplication(): Promise<void> {
+    const engine = this.replication;
+    if (engine === undefined) return;
+    await engine.stop().catch((error: unknown) => {
+      this.logger.error({ err: error }, 'replication did not stop cleanly');
+    });
+    await this.replicationClient?.close().catch(() => {});
   }
 
   private startReporting(): void {

@@ -7,6 +7,7 @@ import {
   type GetResult,
   type ReplicaMetadataPartition,
   type ReplicaStats,
+  type ReplicationLag,
   ServerError,
 } from '@ambry/protocol';
 import { type BlobStore, StoreError } from '@ambry/store';
@@ -46,6 +47,8 @@ export interface HandlerContext {
   readonly replicas: ReplicaSet;
   readonly budget: ByteBudget;
   readonly healthy: () => { healthy: boolean; status: string };
+  /** Replication lag per (partition, peer); undefined when the node runs no replication. */
+  readonly replicationLag?: () => readonly ReplicationLag[] | undefined;
 }
 
 export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
@@ -85,6 +88,9 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
           return {
             properties: info.properties,
             userMetadata: info.userMetadata,
+            // The exact stored bytes travel (unknown extensions included), so a replica copies them as is.
+            propertiesBytes: info.propertiesBytes,
+            userMetadataBytes: info.userMetadataBytes,
             blobSize: info.blobSize,
             blobChecksum: info.blobChecksum,
             state: info.state,
@@ -99,6 +105,8 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
         return {
           properties: part === GetPart.ALL ? blob.properties : undefined,
           userMetadata: part === GetPart.ALL ? blob.userMetadata : undefined,
+          propertiesBytes: part === GetPart.ALL ? blob.propertiesBytes : undefined,
+          userMetadataBytes: part === GetPart.ALL ? blob.userMetadataBytes : undefined,
           blobSize: blob.blobSize,
           blobChecksum: blob.blobChecksum,
           range: blob.range,
@@ -135,7 +143,9 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
           const found = await withStore(partitionId, (store) =>
             store.findEntriesSince(token, Math.max(1, remaining)),
           );
-          remaining -= found.entries.reduce((sum, e) => sum + e.size, 0);
+          // The journal yields one entry per record (a PUT and its DELETE are two), each with its key's
+          // size: a key counts once against the request's budget.
+          remaining -= uniqueKeyBytes(found.entries);
           partitions.push({
             partitionId,
             error: ErrorCode.OK,
@@ -158,6 +168,15 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
         request.partitionIds !== undefined && request.partitionIds.length > 0
           ? new Set(request.partitionIds)
           : undefined;
+      if (request.kind === AdminKind.REPLICATION_LAG) {
+        const lag = ctx.replicationLag?.() ?? [];
+        return {
+          healthy,
+          status,
+          replicas: [],
+          replicationLag: lag.filter((l) => wanted === undefined || wanted.has(l.partitionId)),
+        };
+      }
       return {
         healthy,
         status,
@@ -168,6 +187,18 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
       };
     },
   };
+}
+
+function uniqueKeyBytes(entries: readonly { blobId: { toString(): string }; size: number }[]): number {
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const entry of entries) {
+    const key = entry.blobId.toString();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    bytes += entry.size;
+  }
+  return bytes;
 }
 
 export function replicaStats(replica: HostedReplica): ReplicaStats {

@@ -1,6 +1,7 @@
 import { ErrorCode, type RequestOutcome } from '@ambry/protocol';
+import type { ReplicationEngine } from '@ambry/replication';
 import { requestMetrics } from '@ambry/service-kit';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { replicaStats } from './handlers.js';
 import type { ReplicaSet } from './replica-set.js';
 
@@ -24,7 +25,11 @@ export class DataNodeMetrics {
     },
   });
 
-  constructor(replicas: ReplicaSet, connections: () => number) {
+  constructor(
+    replicas: ReplicaSet,
+    connections: () => number,
+    replication: () => ReplicationEngine | undefined = () => undefined,
+  ) {
     const registers = [this.registry];
     const perReplica = (name: string, help: string, pick: (s: ReturnType<typeof replicaStats>) => number) =>
       new Gauge({
@@ -57,6 +62,7 @@ export class DataNodeMetrics {
         this.set(replicas.disksFailed.length);
       },
     });
+    replicationMetrics(registers, replication);
     new Gauge({
       name: 'ambry_datanode_open_connections',
       help: 'Open wire-protocol connections',
@@ -73,5 +79,99 @@ export class DataNodeMetrics {
     this.request.latency.observe({ type: outcome.type }, outcome.durationMs / 1000);
     this.request.bytesIn.inc({ type: outcome.type }, outcome.bytesIn);
     this.request.bytesOut.inc({ type: outcome.type }, outcome.bytesOut);
+  }
+}
+
+/** Engine counters exported as `ambry_replication_<name>_total{class}` (class: intraDc / interDc). */
+const REPLICATION_COUNTERS: Record<string, string> = {
+  rounds: 'Replication rounds (one REPLICA_METADATA request each)',
+  roundErrors: 'Rounds that failed as a whole (peer unreachable, request failed)',
+  partitionsPolled: 'Partitions in metadata responses',
+  partitionErrors: 'Partitions a peer answered with an error',
+  localStoreSkips: 'Partitions skipped because the local store could not take writes',
+  entries: 'Entries seen in metadata responses',
+  blobsFetched: 'Blobs fetched from peers with GET',
+  bytesFetched: 'Blob bytes fetched from peers',
+  putsWritten: 'Replicated PUTs written',
+  putsAlreadyPresent: 'Fetched PUTs the store already held (another peer was faster)',
+  updatesApplied: 'DELETE / TTL_UPDATE / UNDELETE records appended by replication',
+  updatesIgnored: 'Replicated updates the store found already applied',
+  skippedDeleted: 'Keys not fetched: deleted at the peer',
+  skippedExpired: 'Keys not fetched: expired at the peer',
+  skippedGone: 'Keys not fetched: gone at the peer when fetched',
+  blobErrors: 'Blobs that could not be replicated (corrupt at the peer, conflicting copy)',
+  tokenResets: "Tokens reset because a peer's replica was recreated",
+  localResets: 'Tokens reset because the local replica was recreated',
+};
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * Replication lag per (partition, peer) in bytes, totals and caught-up counts, and the engine's counters.
+ * Read from the engine when scraped; nothing is exported when replication is off.
+ */
+function replicationMetrics(registers: Registry[], replication: () => ReplicationEngine | undefined): void {
+  new Gauge({
+    name: 'ambry_replication_lag_bytes',
+    help: "Bytes of the peer's log not yet replicated here, per (partition, peer); absent before the peer first answered",
+    labelNames: ['partition', 'peer'],
+    registers,
+    collect() {
+      this.reset();
+      for (const lag of replication()?.lag() ?? []) {
+        if (lag.lagBytes !== undefined)
+          this.set({ partition: String(lag.partitionId), peer: lag.peer }, lag.lagBytes);
+      }
+    },
+  });
+  new Gauge({
+    name: 'ambry_replication_total_lag_bytes',
+    help: 'Sum of the known replication lag over every (partition, peer) pair',
+    registers,
+    collect() {
+      this.set((replication()?.lag() ?? []).reduce((sum, l) => sum + (l.lagBytes ?? 0), 0));
+    },
+  });
+  new Gauge({
+    name: 'ambry_replication_pairs',
+    help: '(partition, peer) pairs replicated, by state: caught_up, behind (lag or not yet polled), problem',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const lag = replication()?.lag() ?? [];
+      this.set({ state: 'caught_up' }, lag.filter((l) => l.caughtUp).length);
+      this.set({ state: 'behind' }, lag.filter((l) => !l.caughtUp).length);
+      this.set({ state: 'problem' }, lag.filter((l) => l.problem !== undefined).length);
+    },
+  });
+  new Gauge({
+    name: 'ambry_replication_token_flushes',
+    help: 'Replica token files written (one per disk per flush), and failed writes',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      const metrics = replication()?.metrics();
+      this.set({ result: 'ok' }, metrics?.tokenFlushes ?? 0);
+      this.set({ result: 'error' }, metrics?.tokenFlushErrors ?? 0);
+    },
+  });
+  for (const [key, help] of Object.entries(REPLICATION_COUNTERS)) {
+    new Counter({
+      name: `ambry_replication_${snake(key)}_total`,
+      help,
+      labelNames: ['class'],
+      registers,
+      collect() {
+        // A snapshot of the engine's own counters: reset, then set to the engine's value.
+        this.reset();
+        const metrics = replication()?.metrics();
+        if (metrics === undefined) return;
+        for (const peerClass of ['intraDc', 'interDc'] as const) {
+          this.inc({ class: peerClass }, metrics[peerClass][key as keyof (typeof metrics)['intraDc']]);
+        }
+      },
+    });
   }
 }

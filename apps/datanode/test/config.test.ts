@@ -21,7 +21,37 @@ describe('datanode configuration', () => {
       maxBufferedBytes: 512 * 1024 * 1024,
       shutdownTimeoutMs: 10_000,
       testFaultInjection: false,
+      replicationEnabled: true,
+      replication: {},
     });
+  });
+
+  it('lets the replication engine judge its part, reported as replication.<key>', () => {
+    expect(
+      problems(() =>
+        parseConfig({
+          ...BASE,
+          replication: {
+            intraDc: { batchPartitions: 0 },
+            pollMs: 5,
+            idleBackoffMinMs: 10,
+            idleBackoffMaxMs: 5,
+          },
+        }),
+      ).toSorted(),
+    ).toEqual([
+      'replication.intraDc.batchPartitions: Too small: expected number to be >=1',
+      'replication.pollMs: unknown key',
+    ]);
+    expect(
+      problems(() => parseConfig({ ...BASE, replication: { idleBackoffMinMs: 10, idleBackoffMaxMs: 5 } })),
+    ).toEqual(['replication.idleBackoffMaxMs: must be at least idleBackoffMinMs (10)']);
+    const config = parseConfig(BASE, {
+      AMBRY_REPLICATION: '{"intraDc":{"fetchParallelism":2}}',
+      AMBRY_REPLICATION_ENABLED: 'false',
+    });
+    expect(config.replication).toEqual({ intraDc: { fetchParallelism: 2 } });
+    expect(config.replicationEnabled).toBe(false);
   });
 
   it('names every bad key, with the environment variable it came from', () => {

@@ -265,6 +265,38 @@ describe('replication and admin', () => {
     expect(again.partitions.map((p) => p.error)).toEqual([ErrorCode.OK, ErrorCode.OK]);
   });
 
+  it('REPLICA_METADATA counts a key once against maxTotalBytes, however many records it has', async () => {
+    const [first, second] = [partitionIds[0]!, partitionIds[1]!];
+    const tokensNow = async () =>
+      (
+        await node.client.replicaMetadata(node.endpoint, {
+          partitions: [
+            { partitionId: first, token: new Uint8Array(0) },
+            { partitionId: second, token: new Uint8Array(0) },
+          ],
+          maxTotalBytes: 64 * 1024 * 1024,
+          requester: 'requests-test',
+        })
+      ).partitions.map((p) => p.token);
+    const [t1, t2] = await tokensNow();
+    // One 100 KiB key with two records (PUT, DELETE) in the first partition, two small blobs in the second.
+    const big = await put(first, bytes(100 * 1024, 11));
+    await node.client.delete(node.endpoint, { blobId: big, operationTimeMs: Date.now() });
+    const small = [await put(second, bytes(1000, 12)), await put(second, bytes(1000, 13))];
+    const result = await node.client.replicaMetadata(node.endpoint, {
+      partitions: [
+        { partitionId: first, token: t1! },
+        { partitionId: second, token: t2! },
+      ],
+      maxTotalBytes: 150 * 1024,
+      requester: 'requests-test',
+    });
+    const [p1, p2] = result.partitions;
+    expect(p1!.entries.map((e) => e.blobId.toString())).toEqual([big.toString(), big.toString()]);
+    // 100 KiB of the 150 KiB used (not 200 KiB): the second partition still gets both of its blobs.
+    expect(p2!.entries.map((e) => e.blobId.toString())).toEqual(small.map(String));
+  });
+
   it('REPLICA_METADATA pages through a partition by maxTotalBytes, and refuses a malformed token', async () => {
     const partitionId = partitionIds[2]!;
     const mine = new Set<string>();
@@ -307,6 +339,10 @@ describe('replication and admin', () => {
     const health = await node.client.admin(node.endpoint, { kind: AdminKind.HEALTH });
     expect(health.healthy).toBe(true);
     expect(health.status).toBe('ok');
+    // A node without peers replicates nothing: no lag entries.
+    const lag = await node.client.admin(node.endpoint, { kind: AdminKind.REPLICATION_LAG });
+    expect(lag.replicationLag ?? []).toEqual([]);
+    expect(lag.healthy).toBe(true);
 
     const target = partitionIds[3]!;
     const statsOf = async () =>

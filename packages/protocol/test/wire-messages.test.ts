@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BlobId, BlobIdType } from '../src/blob-id.js';
-import type { BlobProperties } from '../src/blob-properties.js';
+import { type BlobProperties, encodeBlobProperties } from '../src/blob-properties.js';
 import { xxh64 } from '../src/checksum.js';
 import { ErrorCode } from '../src/errors.js';
+import { encodeUserMetadata } from '../src/user-metadata.js';
 import { decodeRequest, encodeRequest, RequestDecodeError } from '../src/wire/requests.js';
 import { decodeResponse, encodeResponse } from '../src/wire/responses.js';
 import { RequestHeaderType } from '../src/wire/schema.js';
@@ -307,9 +308,77 @@ describe('response encoding', () => {
     (_name, response) => {
       const { header, payload } = encodeResponse(response);
       const decoded = decodeResponse(header, payload, response.type as RequestType);
-      expect(normalise(decoded)).toEqual(normalise(response));
+      // A decoded GET also carries the raw encodings it received (checked below).
+      const {
+        propertiesBytes: _p,
+        userMetadataBytes: _u,
+        ...rest
+      } = (decoded as { result?: Record<string, unknown> }).result ?? {
+        propertiesBytes: undefined,
+        userMetadataBytes: undefined,
+      };
+      const comparable =
+        'result' in decoded && decoded.result !== undefined ? { ...decoded, result: rest } : decoded;
+      expect(normalise(comparable)).toEqual(normalise(response));
     },
   );
+
+  it('a decoded GET carries the exact encodings of properties and user metadata', () => {
+    const ok = responses[1] as Extract<Response<'get'>, { error: ErrorCode.OK }>;
+    const { header, payload } = encodeResponse(ok);
+    const decoded = decodeResponse(header, payload, 'get') as typeof ok;
+    expect(Buffer.from(decoded.result.propertiesBytes!)).toEqual(encodeBlobProperties(properties));
+    expect(Buffer.from(decoded.result.userMetadataBytes!)).toEqual(encodeUserMetadata({ a: 'b' }));
+  });
+
+  it('a GET with raw encodings sends those bytes, unknown property extensions included', () => {
+    const plain = encodeBlobProperties(properties);
+    // Same properties plus one extension of an unknown tag: a version-1 reader skips it.
+    const extended = Buffer.concat([
+      plain.subarray(0, plain.byteLength - 2),
+      Buffer.from([0, 1, 0x12, 0x34, 0, 0, 0, 3, 7, 8, 9]),
+    ]);
+    const metadata = encodeUserMetadata({ k: 'v' });
+    const ok = responses[1] as Extract<Response<'get'>, { error: ErrorCode.OK }>;
+    const { header, payload } = encodeResponse({
+      ...ok,
+      result: { ...ok.result, propertiesBytes: extended, userMetadataBytes: metadata },
+    });
+    const decoded = decodeResponse(header, payload, 'get') as typeof ok;
+    expect(Buffer.from(decoded.result.propertiesBytes!)).toEqual(extended);
+    expect(Buffer.from(decoded.result.userMetadataBytes!)).toEqual(metadata);
+    expect(decoded.result.properties).toEqual(properties);
+    expect(decoded.result.userMetadata).toEqual({ k: 'v' });
+  });
+
+  it('round-trips a REPLICATION_LAG answer (lag unknown before a peer first answered)', () => {
+    const response: Response<'admin'> = {
+      type: 'admin',
+      error: ErrorCode.OK,
+      result: {
+        healthy: true,
+        status: 'ok',
+        replicas: [],
+        replicationLag: [
+          { partitionId: 3, peer: '127.0.0.1:6668', lagBytes: 2 ** 40, caughtUp: false },
+          { partitionId: 3, peer: 'host-b:6667', lagBytes: 0, caughtUp: true },
+          { partitionId: 9, peer: 'host-c:6667', caughtUp: false },
+        ],
+      },
+    };
+    const { header, payload } = encodeResponse(response);
+    expect(normalise(decodeResponse(header, payload, 'admin'))).toEqual(normalise(response));
+    // An answer without lag entries (an older node, or HEALTH) decodes without the field.
+    const plain = encodeResponse({ ...response, result: { ...response.result, replicationLag: [] } });
+    const decoded = decodeResponse(plain.header, plain.payload, 'admin') as typeof response;
+    expect(decoded.result.replicationLag).toBeUndefined();
+  });
+
+  it('round-trips a REPLICATION_LAG request', () => {
+    const request: Request = { type: 'admin', kind: AdminKind.REPLICATION_LAG, partitionIds: [4] };
+    const { header, payload } = encodeRequest(request);
+    expect(decodeRequest(header, payload).request).toEqual(request);
+  });
 
   it('rejects a response of another type than the request', () => {
     const { header, payload } = encodeResponse({ type: 'put', error: ErrorCode.OK, result: undefined });

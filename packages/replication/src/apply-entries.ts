@@ -18,7 +18,7 @@ import type { Throttle } from './throttle.js';
 /** The part of a BlobStore replication uses. */
 export type ReplicaStore = Pick<
   BlobStore,
-  'put' | 'getInfo' | 'delete' | 'updateTtl' | 'undelete' | 'findMissingKeys' | 'stats'
+  'put' | 'getInfo' | 'delete' | 'updateTtl' | 'undelete' | 'findMissingKeys' | 'stats' | 'incarnationId'
 >;
 
 export interface ApplyContext {
@@ -156,8 +156,9 @@ async function fetchAndWrite(ctx: ApplyContext, entry: MessageInfo): Promise<voi
     written = await localCall(() =>
       store.put({
         id: entry.blobId,
-        properties: fetched.properties!,
-        userMetadata: fetched.userMetadata ?? {},
+        // The peer's exact encodings when the GET carries them: unknown extensions survive the copy.
+        properties: fetched.propertiesBytes ?? fetched.properties!,
+        userMetadata: fetched.userMetadataBytes ?? fetched.userMetadata ?? {},
         blob: fetched.blob,
         blobChecksum: fetched.blobChecksum,
         lifeVersion,

@@ -81,13 +81,6 @@ export class ReplicationEngine {
     }
     this.localNode = local;
     this.replicas = remoteReplicas(clusterMap, local);
-
-    const tokenDir = options.tokenDir ?? ((disk: Disk) => disk.mountPath);
-    this.tokens = new TokenStore(
-      new Map(local.disks.map((disk) => [disk.mountPath, tokenDir(disk)])),
-      this.replicas,
-      this.logger,
-    );
     const clock = options.clock ?? Date.now;
     const classDeps = (peerClass: PeerClass) => ({
       limiter: new Limiter(this.config[peerClass].concurrency),
@@ -103,6 +96,20 @@ export class ReplicationEngine {
         return undefined;
       }
     };
+
+    const tokenDir = options.tokenDir ?? ((disk: Disk) => disk.mountPath);
+    this.tokens = new TokenStore(
+      new Map(local.disks.map((disk) => [disk.mountPath, tokenDir(disk)])),
+      this.replicas,
+      this.logger,
+      (partitionId) => {
+        try {
+          return store(partitionId)?.incarnationId;
+        } catch {
+          return undefined;
+        }
+      },
+    );
 
     const byPeer = new Map<string, RemoteReplica[]>();
     for (const replica of this.replicas) {
@@ -129,9 +136,9 @@ export class ReplicationEngine {
   /** Builds the engine and restores the persisted tokens of every local disk. */
   static async create(options: ReplicationEngineOptions): Promise<ReplicationEngine> {
     const engine = new ReplicationEngine(options);
-    const { restored, damaged } = await engine.tokens.load();
+    const { restored, damaged, stale } = await engine.tokens.load();
     engine.logger.info(
-      { replicas: engine.replicas.length, peers: engine.loops.length, restored, damaged },
+      { replicas: engine.replicas.length, peers: engine.loops.length, restored, damaged, stale },
       'replication engine ready',
     );
     return engine;
@@ -267,6 +274,7 @@ function remoteReplicas(clusterMap: ClusterMap, local: DataNode): RemoteReplica[
         peerClass: theirs.node.datacenter === local.datacenter ? 'intraDc' : 'interDc',
         localDisk: mine.disk,
         token: new Uint8Array(0),
+        localIncarnation: '',
         lagBytes: undefined,
         caughtUp: false,
         lastPolled: 0,

@@ -32,6 +32,8 @@ export interface ClassCounters {
   blobErrors: number;
   /** Tokens that came back from another store incarnation: the peer's replica was recreated. */
   tokenResets: number;
+  /** Tokens dropped because the local replica was recreated (wiped, disk replaced) while running. */
+  localResets: number;
 }
 
 export interface ReplicationMetrics {
@@ -61,6 +63,7 @@ export function emptyCounters(): ClassCounters {
     skippedGone: 0,
     blobErrors: 0,
     tokenResets: 0,
+    localResets: 0,
   };
 }
 

@@ -200,9 +200,37 @@ export class PeerLoop {
       }
       if (!stats.available) this.skipLocal(replica, 'local store unavailable');
       else if (stats.sealState === SealState.READ_ONLY) this.skipLocal(replica, 'local store is read-only');
-      else ready.push(replica);
+      else {
+        this.checkLocalIncarnation(replica, store);
+        ready.push(replica);
+      }
     }
     return pickBatch(ready, this.settings.batchPartitions);
+  }
+
+  /**
+   * A token describes what went into one local store; when that store was recreated (wiped, disk
+   * replaced: a new incarnation), the pair starts again from the peer's beginning.
+   */
+  private checkLocalIncarnation(replica: RemoteReplica, store: ReplicaStore): void {
+    const current = store.incarnationId;
+    if (replica.localIncarnation === current) return;
+    if (replica.token.length > 0) {
+      this.deps.counters.localResets += 1;
+      this.deps.logger.info(
+        {
+          partitionId: replica.partitionId,
+          peer: this.peer.key,
+          was: replica.localIncarnation,
+          now: current,
+        },
+        'local replica was recreated; replicating it from the start',
+      );
+      replica.token = new Uint8Array(0);
+      replica.lagBytes = undefined;
+      replica.caughtUp = false;
+    }
+    replica.localIncarnation = current;
   }
 
   private skipLocal(replica: RemoteReplica, why: string): void {

@@ -16,6 +16,11 @@ export interface RemoteReplica {
   readonly localDisk: Disk;
   /** The peer store's token to send next; empty = from the beginning. */
   token: Uint8Array;
+  /**
+   * Incarnation id of the local store `token`'s data was written to ('' = unknown). When the local store
+   * has another one (wiped, disk replaced), the token no longer describes it and starts over.
+   */
+  localIncarnation: string;
   /** Bytes of the peer's log after `token`, as the peer last reported; undefined before the first answer. */
   lagBytes: number | undefined;
   /** The last round reached the end of the peer's log with everything applied. */

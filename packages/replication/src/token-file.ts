@@ -7,19 +7,24 @@ import { xxh64 } from '@ambry/protocol';
  * this node will send next. Layout (little-endian, like every file a data node keeps for itself):
  *
  *   0   8  bytes  magic `AMBRYRTK`
- *   8   2  u16    version 1
+ *   8   2  u16    version 2 (version 1 files, without localIncarnation, are still read)
  *   10  2  u16    reserved 0
  *   12  4  u32    count of entries
  *   16  .. entry  `count` times: partitionId u32 · peer str (u16 length + UTF-8 `host:port`)
  *                 · lagBytes u64 · token (u32 length + bytes, the peer store's find token)
+ *                 · localIncarnation str (version 2: the local store's incarnation id the token's
+ *                   data was written to, hex; empty = unknown)
  *   ..  8  u64    checksum: xxh64 (seed 0) of every byte before it
+ *
+ * See docs/formats.md section 15.
  *
  * Written to `replica-tokens.tmp`, fsynced, renamed over `replica-tokens`, and the directory fsynced.
  */
 
 export const TOKEN_FILE_NAME = 'replica-tokens';
 const MAGIC = Buffer.from('AMBRYRTK', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
+const OLDEST_VERSION = 1;
 const HEADER_BYTES = 16;
 const MAX_TOKEN_BYTES = 64 * 1024;
 
@@ -30,6 +35,12 @@ export interface PersistedToken {
   readonly token: Uint8Array;
   /** Lag the peer reported with this token; informative (lag() before the first round). */
   readonly lagBytes: number;
+  /**
+   * Incarnation id of the local store the token's data went to ('' = unknown, a version-1 file). A
+   * token whose local store has another incarnation (the replica was wiped or its disk replaced) is
+   * dropped: that replica starts again from the peer's beginning.
+   */
+  readonly localIncarnation: string;
 }
 
 export class TokenFileError extends Error {
@@ -58,7 +69,11 @@ export function encodeTokenFile(entries: readonly PersistedToken[]): Buffer {
     const tail = Buffer.alloc(8 + 4);
     tail.writeBigUInt64LE(BigInt(entry.lagBytes), 0);
     tail.writeUInt32LE(entry.token.length, 8);
-    parts.push(fixed, peer, tail, Buffer.from(entry.token));
+    const incarnation = Buffer.from(entry.localIncarnation, 'utf8');
+    if (incarnation.length > 0xffff) throw new TokenFileError('local incarnation id is too long');
+    const incarnationLength = Buffer.alloc(2);
+    incarnationLength.writeUInt16LE(incarnation.length, 0);
+    parts.push(fixed, peer, tail, Buffer.from(entry.token), incarnationLength, incarnation);
   }
   const body = Buffer.concat(parts);
   const checksum = Buffer.alloc(8);
@@ -74,7 +89,8 @@ export function decodeTokenFile(bytes: Buffer): PersistedToken[] {
   if (bytes.readBigUInt64LE(bytes.length - 8) !== xxh64(body))
     throw new TokenFileError('token file checksum mismatch');
   const version = bytes.readUInt16LE(8);
-  if (version !== VERSION) throw new TokenFileError(`token file version ${version} is not supported`);
+  if (version < OLDEST_VERSION || version > VERSION)
+    throw new TokenFileError(`token file version ${version} is not supported`);
   const count = bytes.readUInt32LE(12);
   const entries: PersistedToken[] = [];
   let at = HEADER_BYTES;
@@ -97,7 +113,16 @@ export function decodeTokenFile(bytes: Buffer): PersistedToken[] {
     need(tokenLength);
     const token = Buffer.from(body.subarray(at, at + tokenLength));
     at += tokenLength;
-    entries.push({ partitionId, peer, token, lagBytes: Number(lag) });
+    let localIncarnation = '';
+    if (version >= 2) {
+      need(2);
+      const length = body.readUInt16LE(at);
+      at += 2;
+      need(length);
+      localIncarnation = new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(at, at + length));
+      at += length;
+    }
+    entries.push({ partitionId, peer, token, lagBytes: Number(lag), localIncarnation });
   }
   if (at !== body.length) throw new TokenFileError('token file has trailing bytes');
   return entries;

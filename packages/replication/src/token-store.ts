@@ -22,12 +22,15 @@ export class TokenStore {
     private readonly dirs: ReadonlyMap<string, string>,
     private readonly replicas: readonly RemoteReplica[],
     private readonly logger: Logger,
+    /** Incarnation id of a partition's open local store; undefined when it is not open. */
+    private readonly localIncarnation: (partitionId: number) => string | undefined = () => undefined,
   ) {}
 
   /** Restores tokens from disk; a damaged file is logged and ignored (replication restarts from the beginning). */
-  async load(): Promise<{ restored: number; damaged: string[] }> {
+  async load(): Promise<{ restored: number; damaged: string[]; stale: number }> {
     const index = new Map(this.replicas.map((r) => [key(r.partitionId, r.peerKey), r]));
     let restored = 0;
+    let stale = 0;
     const damaged: string[] = [];
     for (const dir of new Set(this.dirs.values())) {
       let entries: Awaited<ReturnType<typeof readTokenFile>>;
@@ -42,12 +45,23 @@ export class TokenStore {
       for (const entry of entries) {
         const replica = index.get(key(entry.partitionId, entry.peer));
         if (replica === undefined || this.dirs.get(replica.localDisk.mountPath) !== dir) continue;
+        // A token describes what went into one local store: after the replica was wiped or its disk
+        // replaced (another incarnation), it starts over. A store not open now is checked when it is.
+        const current = this.localIncarnation(entry.partitionId);
+        if (current !== undefined && current !== entry.localIncarnation) {
+          stale += 1;
+          continue;
+        }
         replica.token = entry.token;
+        replica.localIncarnation = entry.localIncarnation;
         replica.lagBytes = entry.lagBytes;
         restored += 1;
       }
     }
-    return { restored, damaged };
+    if (stale > 0) {
+      this.logger.info({ stale }, 'tokens of recreated local replicas dropped; those replicas start over');
+    }
+    return { restored, damaged, stale };
   }
 
   markDirty(replica: RemoteReplica): void {
@@ -77,6 +91,7 @@ export class TokenStore {
           peer: r.peerKey,
           token: r.token,
           lagBytes: r.lagBytes ?? 0,
+          localIncarnation: r.localIncarnation,
         }));
       try {
         await mkdir(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import type { BlobId } from '@ambry/protocol';
+import { type BlobId, encodeBlobProperties, encodeUserMetadata } from '@ambry/protocol';
 import type { BlobStore } from '@ambry/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -133,5 +133,29 @@ describe('three replicas, one missed writes', () => {
     }
     // Small batches: many rounds, each within its byte budget.
     expect(engine.metrics().intraDc.rounds).toBeGreaterThan(4);
+  });
+
+  it('copies properties and user metadata byte for byte, unknown extensions included', async () => {
+    fixture = await startFixture({ partitions: 1 });
+    const [a, , c] = fixture.nodes as Trio;
+    const p = fixture.partitionIds[0]!;
+    const blob = makeBlob(p);
+    const plain = encodeBlobProperties(blob.properties);
+    // One extension of a tag this version does not know (formats.md 2): readers skip it, copies keep it.
+    const extended = Buffer.concat([
+      plain.subarray(0, plain.byteLength - 2),
+      Buffer.from([0, 1, 0x7f, 0x01, 0, 0, 0, 4, 1, 2, 3, 4]),
+    ]);
+    await fixture.store(a, p).put({
+      id: blob.id,
+      properties: extended,
+      userMetadata: encodeUserMetadata(blob.userMetadata),
+      blob: blob.blob,
+    });
+    const engine = await fixture.engine(c);
+    expect(await engine.catchUp()).toBe(true);
+    const copy = await fixture.store(c, p).getInfo(blob.id);
+    expect(copy.propertiesBytes).toEqual(extended);
+    expect(copy.userMetadataBytes).toEqual((await fixture.store(a, p).getInfo(blob.id)).userMetadataBytes);
   });
 });

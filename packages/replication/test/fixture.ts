@@ -128,6 +128,9 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
           return {
             properties: part === GetPart.ALL ? blob.properties : undefined,
             userMetadata: part === GetPart.ALL ? blob.userMetadata : undefined,
+            // As apps/datanode answers: the exact stored encodings.
+            propertiesBytes: part === GetPart.ALL ? blob.propertiesBytes : undefined,
+            userMetadataBytes: part === GetPart.ALL ? blob.userMetadataBytes : undefined,
             blobSize: blob.blobSize,
             blobChecksum: blob.blobChecksum,
             range: blob.range,

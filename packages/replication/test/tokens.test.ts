@@ -1,5 +1,6 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { xxh64 } from '@ambry/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   decodeTokenFile,
@@ -29,19 +30,50 @@ afterEach(async () => {
 
 describe('token file', () => {
   const entries = [
-    { partitionId: 0, peer: '127.0.0.1:6667', token: new Uint8Array([1, 2, 3]), lagBytes: 0 },
-    { partitionId: 4_000_000_000, peer: '[::1]:7000', token: new Uint8Array(300).fill(9), lagBytes: 2 ** 40 },
+    {
+      partitionId: 0,
+      peer: '127.0.0.1:6667',
+      token: new Uint8Array([1, 2, 3]),
+      lagBytes: 0,
+      localIncarnation: 'ab'.repeat(16),
+    },
+    {
+      partitionId: 4_000_000_000,
+      peer: '[::1]:7000',
+      token: new Uint8Array(300).fill(9),
+      lagBytes: 2 ** 40,
+      localIncarnation: '',
+    },
   ];
 
   it('round-trips and has the documented layout', () => {
     const bytes = encodeTokenFile(entries);
     expect(bytes.subarray(0, 8).toString('latin1')).toBe('AMBRYRTK');
-    expect(bytes.readUInt16LE(8)).toBe(1);
+    expect(bytes.readUInt16LE(8)).toBe(2);
     expect(bytes.readUInt32LE(12)).toBe(2);
-    // header 16 + entry 1 (4 + 2 + 14 + 8 + 4 + 3) + entry 2 (4 + 2 + 10 + 8 + 4 + 300) + checksum 8
-    expect(bytes.length).toBe(16 + 35 + 328 + 8);
+    // header 16 + entry 1 (4 + 2 + 14 + 8 + 4 + 3 + 2 + 32) + entry 2 (4 + 2 + 10 + 8 + 4 + 300 + 2)
+    // + checksum 8
+    expect(bytes.length).toBe(16 + 69 + 330 + 8);
     expect(decodeTokenFile(bytes)).toEqual(entries.map((e) => ({ ...e, token: Buffer.from(e.token) })));
     expect(decodeTokenFile(encodeTokenFile([]))).toEqual([]);
+  });
+
+  it('still reads a version-1 file (no local incarnation: unknown)', () => {
+    // Version 1 is version 2 without the trailing localIncarnation of each entry.
+    const parts: Buffer[] = [Buffer.from('AMBRYRTK', 'latin1'), Buffer.from([1, 0, 0, 0, 1, 0, 0, 0])];
+    const entry = Buffer.alloc(4 + 2);
+    entry.writeUInt32LE(7, 0);
+    entry.writeUInt16LE(3, 4);
+    const tail = Buffer.alloc(12);
+    tail.writeBigUInt64LE(5n, 0);
+    tail.writeUInt32LE(2, 8);
+    parts.push(entry, Buffer.from('a:1'), tail, Buffer.from([4, 2]));
+    const body = Buffer.concat(parts);
+    const checksum = Buffer.alloc(8);
+    checksum.writeBigUInt64LE(xxh64(body), 0);
+    expect(decodeTokenFile(Buffer.concat([body, checksum]))).toEqual([
+      { partitionId: 7, peer: 'a:1', lagBytes: 5, token: Buffer.from([4, 2]), localIncarnation: '' },
+    ]);
   });
 
   it('rejects any flipped or missing byte', () => {
@@ -156,6 +188,39 @@ describe('persisted tokens', () => {
     expect([...(await stateOf(recreated)).keys()].sort()).toEqual(
       [...(await stateOf(fixture.store(c, p))).keys()].sort(),
     );
+  });
+
+  it('a wiped local replica drops its persisted tokens and is rebuilt in full', async () => {
+    fixture = await startFixture({ partitions: 1 });
+    const [a, b, c] = fixture.nodes as Trio;
+    const p = fixture.partitionIds[0]!;
+    const blobs = Array.from({ length: 12 }, () => makeBlob(p));
+    for (const blob of blobs) await putOn([fixture.store(a, p), fixture.store(b, p)], blob);
+    const first = await fixture.engine(c);
+    expect(await first.catchUp()).toBe(true);
+    await first.stop();
+    const persisted = await readTokenFile(c.disks[0]!.mountPath);
+    expect(persisted.length).toBe(2);
+    for (const entry of persisted) expect(entry.localIncarnation).toBe(fixture.store(c, p).incarnationId);
+
+    // C's replica directory is wiped; the token file on its disk survives.
+    const wiped = await fixture.recreateStore(c, p);
+    const second = await fixture.engine(c);
+    expect(await second.catchUp()).toBe(true);
+    expect(wiped.stats().blobCount).toBe(blobs.length);
+    expect(await stateOf(wiped)).toEqual(await stateOf(fixture.store(a, p)));
+    await second.stop();
+    for (const entry of await readTokenFile(c.disks[0]!.mountPath))
+      expect(entry.localIncarnation).toBe(wiped.incarnationId);
+
+    // The same while an engine is running: the next round notices the new incarnation.
+    const third = await fixture.engine(c);
+    expect(await third.catchUp()).toBe(true);
+    const again = await fixture.recreateStore(c, p);
+    await third.runRound(); // notices the new incarnation: the pairs restart from the beginning
+    expect(await third.catchUp()).toBe(true);
+    expect(third.metrics().intraDc.localResets).toBe(2);
+    expect(await stateOf(again)).toEqual(await stateOf(fixture.store(a, p)));
   });
 
   it('stopping in the middle of a batch keeps the old token; the re-run duplicates nothing', async () => {

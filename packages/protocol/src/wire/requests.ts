@@ -276,7 +276,11 @@ function decodeBody(type: RequestType, body: Decoded, payload: Uint8Array): Requ
     }
     case 'admin': {
       const kind = body.kind as number;
-      if (kind !== AdminKind.HEALTH && kind !== AdminKind.REPLICA_STATS) {
+      if (
+        kind !== AdminKind.HEALTH &&
+        kind !== AdminKind.REPLICA_STATS &&
+        kind !== AdminKind.REPLICATION_LAG
+      ) {
         throw new DecodeError(`unknown admin kind ${kind}`);
       }
       const partitionIds = body.partitionIds as number[];

@@ -80,8 +80,10 @@ function encodeResult(
         blobChecksum: toFixed64(get.blobChecksum),
         state: encodeState(get.state),
       };
-      if (get.properties) body.properties = encodeBlobProperties(get.properties);
-      if (get.userMetadata) body.userMetadata = encodeUserMetadata(get.userMetadata);
+      if (get.propertiesBytes) body.properties = get.propertiesBytes;
+      else if (get.properties) body.properties = encodeBlobProperties(get.properties);
+      if (get.userMetadataBytes) body.userMetadata = get.userMetadataBytes;
+      else if (get.userMetadata) body.userMetadata = encodeUserMetadata(get.userMetadata);
       if (get.range) body.range = { offset: get.range.offset, length: get.range.length };
       return { body, payload: get.blob };
     }
@@ -122,6 +124,12 @@ function encodeResult(
           healthy: admin.healthy,
           status: admin.status,
           replicas: admin.replicas.map((r) => ({ ...r })),
+          replicationLag: (admin.replicationLag ?? []).map((l) => ({
+            partitionId: l.partitionId,
+            peer: l.peer,
+            caughtUp: l.caughtUp,
+            ...(l.lagBytes === undefined ? {} : { lagBytes: l.lagBytes }),
+          })),
         },
         payload: EMPTY,
       };
@@ -199,8 +207,14 @@ function decodeResult(type: RequestType, body: Decoded, payload: Uint8Array): Re
         state: decodeState(has(body, 'state') ? body.state : undefined),
         blob: payload,
       };
-      if (has(body, 'properties')) result.properties = decodeBlobProperties(bytes(body.properties));
-      if (has(body, 'userMetadata')) result.userMetadata = decodeUserMetadata(bytes(body.userMetadata));
+      if (has(body, 'properties')) {
+        result.propertiesBytes = bytes(body.properties);
+        result.properties = decodeBlobProperties(result.propertiesBytes);
+      }
+      if (has(body, 'userMetadata')) {
+        result.userMetadataBytes = bytes(body.userMetadata);
+        result.userMetadata = decodeUserMetadata(result.userMetadataBytes);
+      }
       if (has(body, 'range')) {
         const range = {
           offset: u64(body.range.offset, 'range.offset'),
@@ -249,6 +263,17 @@ function decodeResult(type: RequestType, body: Decoded, payload: Uint8Array): Re
           capacityBytes: u64(r.capacityBytes, 'capacityBytes'),
           blobCount: u64(r.blobCount, 'blobCount'),
         })),
+        // Absent unless there are entries (an empty list is the same as none).
+        ...((body.replicationLag as Decoded[] | undefined)?.length
+          ? {
+              replicationLag: (body.replicationLag as Decoded[]).map((l) => ({
+                partitionId: l.partitionId as number,
+                peer: l.peer as string,
+                caughtUp: l.caughtUp === true,
+                ...(has(l, 'lagBytes') ? { lagBytes: u64(l.lagBytes, 'replicationLag.lagBytes') } : {}),
+              })),
+            }
+          : {}),
       };
   }
 }

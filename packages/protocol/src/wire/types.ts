@@ -39,6 +39,8 @@ export enum GetPart {
 export enum AdminKind {
   HEALTH = 1,
   REPLICA_STATS = 2,
+  /** Replication lag per (partition, peer) of the asked node (`AdminResult.replicationLag`). */
+  REPLICATION_LAG = 3,
 }
 
 export enum SealState {
@@ -139,6 +141,13 @@ export interface GetResult {
   /** Present unless the request asked for GetPart.BLOB. */
   readonly properties?: BlobProperties;
   readonly userMetadata?: UserMetadata;
+  /**
+   * The exact stored encodings of `properties` / `userMetadata` (unknown extensions included). A server
+   * that sets them sends these bytes instead of re-encoding the decoded values; a decoded response
+   * always carries the bytes it received, so a replica can write them back byte for byte.
+   */
+  readonly propertiesBytes?: Uint8Array;
+  readonly userMetadataBytes?: Uint8Array;
   /** Size of the whole blob. */
   readonly blobSize: number;
   /** xxh64 of the whole blob as written. */
@@ -189,10 +198,22 @@ export interface ReplicaStats {
   readonly blobCount: number;
 }
 
+/** Replication progress of one (local replica, peer) pair on the answering node. */
+export interface ReplicationLag {
+  readonly partitionId: number;
+  /** The peer pulled from, `host:port`. */
+  readonly peer: string;
+  /** Bytes of the peer's log not yet replicated; undefined until the peer first answered. */
+  readonly lagBytes?: number;
+  readonly caughtUp: boolean;
+}
+
 export interface AdminResult {
   readonly healthy: boolean;
   readonly status: string;
   readonly replicas: readonly ReplicaStats[];
+  /** REPLICATION_LAG: one entry per (partition, peer); empty when the node runs no replication. */
+  readonly replicationLag?: readonly ReplicationLag[];
 }
 
 /** What a successful request of each type yields. */
