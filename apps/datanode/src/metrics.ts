@@ -62,6 +62,17 @@ export class DataNodeMetrics {
         this.set(replicas.disksFailed.length);
       },
     });
+    new Counter({
+      name: 'ambry_datanode_corrupt_records_total',
+      help: 'Reads refused because the stored record failed its checksum (bit rot), by partition',
+      labelNames: ['partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [partition, count] of replicas.corruptRecords)
+          this.inc({ partition: String(partition) }, count);
+      },
+    });
     replicationMetrics(registers, replication);
     new Gauge({
       name: 'ambry_datanode_open_connections',

@@ -45,6 +45,8 @@ export class ReplicaSet {
   /** Set by closeAll: from then on a store error says "closed", not "disk in trouble". */
   private closing = false;
   readonly faultyIo = new Map<string, FaultyIo>();
+  /** Reads refused because stored bytes failed their checksum, per partition (a metric). */
+  readonly corruptRecords = new Map<number, number>();
 
   constructor(private readonly options: ReplicaSetOptions) {
     for (const replica of options.replicas) {
@@ -127,12 +129,26 @@ export class ReplicaSet {
 
   /** Counts an I/O failure of a replica's store against its disk. */
   reportStoreError(replica: HostedReplica, error: StoreError): void {
+    if (error.code === ErrorCode.DATA_CORRUPT) this.reportCorruption(replica, error);
     // A request that outlived the shutdown timeout fails on its closed store: that is no disk failure,
     // and reporting it would mark a healthy disk failed in the cluster map beyond this process.
     if (this.closing || !isDiskError(error)) return;
     const count = (this.diskErrors.get(replica.mountPath) ?? 0) + 1;
     this.diskErrors.set(replica.mountPath, count);
     if (count >= this.options.diskErrorThreshold) this.failDisk(replica.mountPath, error.message);
+  }
+
+  /**
+   * Stored bytes failed a checksum: the store refused to serve them (the reader goes to another
+   * replica). Counted and logged so bit rot is seen and can be repaired, not only routed around; the
+   * disk is not failed for it, as the rest of what it holds still checks out.
+   */
+  private reportCorruption(replica: HostedReplica, error: StoreError): void {
+    this.corruptRecords.set(replica.partitionId, (this.corruptRecords.get(replica.partitionId) ?? 0) + 1);
+    this.options.logger.error(
+      { partitionId: replica.partitionId, mountPath: replica.mountPath, err: error },
+      'corrupt record refused',
+    );
   }
 
   failDisk(mountPath: string, reason: string): void {

@@ -169,3 +169,43 @@ it('a PUT is the first to hit the failing disk: the write fails and the disk is 
   );
   await node.client.put(node.endpoint, putRequest(partitionA, Buffer.alloc(1000, 3)));
 });
+
+it('a full disk (ENOSPC on writes) refuses PUTs with DISK_FULL, keeps serving reads and is not failed', async () => {
+  cluster = await makeCluster({ disks: 2, partitions: 2, config: { testFaultInjection: true } });
+  node = await startNode(cluster);
+  const [diskA] = cluster.disks as [string, string];
+  const partitionA = [...cluster.partitions].find(([, disk]) => disk === diskA)![0];
+  const partitionB = [...cluster.partitions].find(([, disk]) => disk !== diskA)![0];
+  const before = putRequest(partitionA, Buffer.alloc(1500, 7));
+  await node.client.put(node.endpoint, before);
+
+  const admin = `http://127.0.0.1:${cluster.adminPort}/test/disk-fault`;
+  const post = (body: unknown) =>
+    fetch(admin, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await post({ mountPath: diskA, code: 'ENOSPC', ops: ['nope'] })).status).toBe(400);
+  const fault = await post({ mountPath: diskA, code: 'ENOSPC' });
+  expect(fault.status).toBe(200);
+  expect(((await fault.json()) as { ops: string[] }).ops).toEqual(['writev']);
+
+  // The first write meets ENOSPC; the store then seals itself read-only until it is reopened.
+  const first = putRequest(partitionA, Buffer.alloc(1000, 1));
+  expect((await node.client.send(node.endpoint, first)).error).toBe(ErrorCode.DISK_FULL);
+  for (let i = 0; i < 2; i++) {
+    const refused = putRequest(partitionA, Buffer.alloc(1000, i));
+    expect((await node.client.send(node.endpoint, refused)).error).toBe(ErrorCode.PARTITION_READ_ONLY);
+  }
+  // Reads of what the disk already holds go on; the other disk takes writes; nothing is marked failed.
+  const got = await node.client.get(node.endpoint, { blobId: before.blobId });
+  expect(Buffer.from(got.blob).equals(before.blob)).toBe(true);
+  await node.client.put(node.endpoint, putRequest(partitionB, Buffer.alloc(1000, 9)));
+  const health = (await (await fetch(`http://127.0.0.1:${cluster.adminPort}/health`)).json()) as {
+    healthy: boolean;
+    failedDisks: string[];
+  };
+  expect(health.failedDisks).toEqual([]);
+  expect(node.child.exitCode).toBeNull();
+});

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Router, RouterErrorCode } from '@ambry/router';
@@ -14,6 +13,13 @@ import type { FrontendConfig } from './config.js';
 import { errorBody, FrontendErrorCode, HttpError, toHttpError } from './errors.js';
 import { H } from './headers.js';
 import { FrontendMetrics } from './metrics.js';
+import {
+  clientErrorHandler,
+  expectationFailedHandler,
+  missingHost,
+  type RawMarks,
+  requestIdOf,
+} from './refusals.js';
 import { adminRoutes } from './routes/admin.js';
 import { blobReadRoutes } from './routes/blob-read.js';
 import { blobUpdateRoutes } from './routes/blob-update.js';
@@ -54,14 +60,6 @@ declare module 'fastify' {
   }
 }
 
-// A sane incoming request id is kept (a proxy's or a client's), anything else replaced.
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-function requestId(request: IncomingMessage): string {
-  const given = request.headers[H.requestId];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
 /** Headers plus user metadata up to maxUserMetadataBytes must fit in node's header limit. */
 function maxHeaderSize(config: AppConfig): number {
   return Math.max(16 * 1024, config.maxUserMetadataBytes + 32 * 1024);
@@ -78,17 +76,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One line per request, written below when the response closes.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
-    genReqId: requestId,
+    genReqId: requestIdOf,
     requestIdHeader: false,
     exposeHeadRoutes: false,
     requestTimeout: config.requestTimeoutMs,
-    http: { maxHeaderSize: maxHeaderSize(config) },
-    clientErrorHandler: clientError,
+    // requireHostHeader off: node would answer a missing Host with a bare 400; the onRequest hook
+    // refuses it in the API's form instead.
+    http: { maxHeaderSize: maxHeaderSize(config), requireHostHeader: false },
+    clientErrorHandler: clientErrorHandler(logger),
     // A path fastify cannot route (bad percent-encoding, an over-long id) never reaches the hooks or
     // the error handler: answered here in the API's own form, with an id and a log line.
     frameworkErrors: (error, request, reply) =>
       badPath(error, request as FastifyRequest, reply as unknown as FastifyReply, metrics),
   });
+
+  app.server.on('checkExpectation', expectationFailedHandler(logger));
 
   app.decorateRequest('bytesIn', 0);
   app.decorateRequest('errorCode', null);
@@ -120,7 +122,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       metrics.observe({ route, method: request.method, status, seconds, bytesIn: request.bytesIn, bytesOut });
       logRequest(request, status, seconds, bytesOut, aborted);
     });
-    done();
+    done(missingHost(request.raw));
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -191,85 +193,22 @@ function logRequest(
   bytesOut: number,
   aborted: boolean,
 ): void {
-  // request.log already carries reqId.
+  // request.log already carries reqId. A request fastify could not route (badPath) never got the
+  // decorations: undefined there means none, like null.
+  const failure = request.failure ?? null;
+  const errorCode = request.errorCode ?? null;
   const line = {
     method: request.method,
     url: request.url.length > 300 ? `${request.url.slice(0, 300)}…` : request.url,
     status,
     ms: Math.round(seconds * 1e6) / 1e3,
-    bytesIn: request.bytesIn,
+    bytesIn: request.bytesIn ?? 0,
     bytesOut,
-    ...(request.errorCode === null ? {} : { error: request.errorCode }),
+    ...(errorCode === null ? {} : { error: errorCode }),
     ...(aborted ? { aborted: true } : {}),
-    ...(request.failure === null ? {} : { err: request.failure }),
+    ...(failure === null ? {} : { err: failure }),
   };
-  if (request.failure !== null) request.log.error(line, 'request failed');
+  // error is for the server's own failures (a 5xx with a cause); a client's mistake is info.
+  if (failure !== null) request.log.error(line, 'request failed');
   else request.log.info(line, 'request');
-}
-
-/** Marks left on node's request for the parser-error path, which only sees the socket. */
-interface RawMarks {
-  ambryRequestId?: string;
-  ambryRefused?: { status: number; code: string };
-}
-
-function refusal(error: NodeJS.ErrnoException): { status: number; http: HttpError } {
-  switch (error.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return {
-        status: 431,
-        http: new HttpError(431, FrontendErrorCode.HEADERS_TOO_LARGE, 'the request headers are too large'),
-      };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {
-        status: 408,
-        http: new HttpError(408, FrontendErrorCode.BODY_TIMEOUT, 'the request was not received in time'),
-      };
-    // The client closed its side with the body unfinished.
-    case 'HPE_INVALID_EOF_STATE':
-      return {
-        status: 400,
-        http: new HttpError(400, FrontendErrorCode.BODY_INCOMPLETE, 'the request body ended early'),
-      };
-    default:
-      return {
-        status: 400,
-        http: new HttpError(
-          400,
-          FrontendErrorCode.BAD_REQUEST,
-          `malformed HTTP request (${error.code ?? 'error'})`,
-        ),
-      };
-  }
-}
-
-const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
-
-/**
- * Errors node's HTTP parser raises outside fastify's request cycle: too many header bytes (431), a
- * request not received in time (408), a body the client ended early or malformed bytes (400). Same JSON
- * body as every other error. When the error hits a request already being handled, its request id is
- * reused and its own log line reports the refusal; otherwise this logs the one line.
- */
-function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const { status, http } = refusal(error);
-  const current = (socket as Socket & { _httpMessage?: { req?: IncomingMessage & RawMarks } })._httpMessage
-    ?.req;
-  const id = current?.ambryRequestId ?? randomUUID();
-  if (current?.ambryRequestId !== undefined) current.ambryRefused = { status, code: http.code };
-  else this.log.info({ reqId: id, status, error: http.code, parser: error.code }, 'request refused');
-  const body = JSON.stringify(errorBody(http));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `${H.requestId}: ${id}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
 }

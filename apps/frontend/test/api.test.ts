@@ -3,6 +3,7 @@ import {
   type DatanodeCluster,
   errorOf,
   type FrontendProcess,
+  rawRequest,
   startCluster,
   startFrontendProcess,
   UPLOAD,
@@ -227,6 +228,35 @@ describe('the Ambry HTTP API', () => {
     expect(text).toContain('ambry_frontend_requests_in_flight');
     expect(text).toMatch(/ambry_router_resources\{kind="node",state="up"\} \d+/);
     expect(text).toMatch(/ambry_router_operations_total\{operation="get",outcome="OK"\} [1-9]/);
+  });
+
+  it('requests node would answer bare get the JSON error and an id, and are logged as info', async () => {
+    const port = Number(new URL(url).port);
+    // Found by the fault suite's HTTP fuzzer: each of these once came back without a body or type.
+    const cases: Array<[string, number, string]> = [
+      ['GET /healthCheck HTTP/1.1\r\nx-ambry-request-id: raw-no-host\r\n\r\n', 400, 'MISSING_HEADER'],
+      [
+        'POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nx-ambry-request-id: raw-expect\r\nContent-Length: 1\r\n\r\n',
+        417,
+        'INVALID_HEADER',
+      ],
+      ['GET /healthCheck HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n', 400, 'BAD_REQUEST'],
+    ];
+    for (const [head, status, code] of cases) {
+      const answer = await rawRequest(port, head, Buffer.alloc(0), 'wait');
+      const [top, body] = answer.split('\r\n\r\n') as [string, string];
+      expect(top, head).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(top.toLowerCase()).toContain('content-type: application/json');
+      expect(top.toLowerCase()).toMatch(/x-ambry-request-id: \S+/);
+      expect(JSON.parse(body)).toMatchObject({ error: code });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const refusals = frontend
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"raw-no-host"') || l.includes('"raw-expect"'));
+    expect(refusals).toHaveLength(2);
+    for (const line of refusals) expect(JSON.parse(line).level).toBe(30);
   });
 
   it('writes one JSON log line per request', async () => {

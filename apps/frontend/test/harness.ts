@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { DatanodeCluster } from '../../../test-support/datanode-cluster.js';
 import {
   type FrontendProcess,
@@ -67,4 +68,34 @@ export async function errorOf(response: Response): Promise<{ error: string; mess
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Sends raw bytes on a socket, optionally ends or destroys it, and collects what comes back. */
+export async function rawRequest(
+  port: number,
+  head: string,
+  body: Buffer,
+  then: 'end' | 'wait',
+  waitMs = 1500,
+): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => {
+    received += d.toString();
+  });
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(head);
+  socket.write(body);
+  await new Promise((r) => setTimeout(r, 100));
+  if (then === 'end') socket.end();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, waitMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  socket.destroy();
+  return received;
 }

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frontend } from '../src/frontend.js';
 import {
   type DatanodeCluster,
   errorOf,
+  rawRequest,
   sha256,
   startCluster,
   startFrontend,
@@ -30,36 +30,6 @@ afterAll(async () => {
   await limited?.stop();
   await cluster?.destroy();
 }, 60_000);
-
-/** Sends raw bytes on a socket, optionally ends or destroys it, and collects what comes back. */
-async function rawRequest(
-  port: number,
-  head: string,
-  body: Buffer,
-  then: 'end' | 'wait',
-  waitMs = 1500,
-): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  let received = '';
-  socket.on('data', (d: Buffer) => {
-    received += d.toString();
-  });
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(head);
-  socket.write(body);
-  await new Promise((r) => setTimeout(r, 100));
-  if (then === 'end') socket.end();
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, waitMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  socket.destroy();
-  return received;
-}
 
 function portOf(f: Frontend): number {
   return Number(new URL(f.url).port);

@@ -24,6 +24,8 @@
  *   --write-mbps R    writer rate of the lag phase (default 20)
  *   --seconds S       length of the lag phase (default 3)
  *   --batch-mib B     the engine's intraDc.batchBytes in MiB (default: the engine's, 1 MiB)
+ *   --cpu-prof DIR    run the datanodes with `--cpu-prof` and write their profiles into DIR (written when
+ *                     a node stops; open them in Chrome DevTools or speedscope)
  *
  * The cluster lives in a temp dir, removed at the end; the datanodes are stopped by pid.
  */
@@ -125,6 +127,7 @@ async function runBench(options: {
   writeMbps: number;
   seconds: number;
   batchMib: number | undefined;
+  cpuProfDir: string | undefined;
 }) {
   const replication =
     options.batchMib === undefined ? {} : { intraDc: { batchBytes: options.batchMib * MiB } };
@@ -139,6 +142,10 @@ async function runBench(options: {
     replicaCapacityBytes: SEGMENT * Math.ceil((2 * perPartition + 2 * 1024 * MiB) / SEGMENT),
     segmentBytes: SEGMENT,
     datanodeConfig: { replication },
+    nodeArgs:
+      options.cpuProfDir === undefined
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', path.resolve(options.cpuProfDir)],
   });
   const client = new DataNodeClient({ clientId: 'replication-bench', requestTimeoutMs: 60_000 });
   const [source, target] = cluster.nodes as [DatanodeInfo, DatanodeInfo];
@@ -279,6 +286,7 @@ async function main(): Promise<void> {
     partitions: { type: 'string', default: '4' },
     'write-mbps': { type: 'string', default: '20' },
     'batch-mib': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   });
   const report = await runBench({
     mib: count(values.mib, 'mib', 1, 64 * 1024),
@@ -287,6 +295,7 @@ async function main(): Promise<void> {
     seconds: values.seconds,
     batchMib:
       values['batch-mib'] === undefined ? undefined : count(values['batch-mib'], 'batch-mib', 1, 1024),
+    cpuProfDir: values['cpu-prof'],
   });
   printReport(report, values.json);
 }
