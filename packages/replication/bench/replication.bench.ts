@@ -23,7 +23,7 @@
  *   --partitions P    partitions of the map (default 4)
  *   --write-mbps R    writer rate of the lag phase (default 20)
  *   --seconds S       length of the lag phase (default 3)
- *   --batch-mib B     the engine's intraDc.batchBytes in MiB (default: the engine's, 1 MiB)
+ *   --batch-mib B     the engine's intraDc.batchBytes in MiB (default: the engine's, 8 MiB)
  *   --cpu-prof DIR    run the datanodes with `--cpu-prof` and write their profiles into DIR (written when
  *                     a node stops; open them in Chrome DevTools or speedscope)
  *
@@ -42,6 +42,7 @@ import {
   progress,
 } from '../../../test-support/bench.js';
 import { DatanodeCluster, type DatanodeInfo } from '../../../test-support/datanode-cluster.js';
+import { REPLICATION_DEFAULTS } from '../src/index.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -248,7 +249,8 @@ async function runBench(options: {
       node_version: process.version,
       datanodes: 2,
       partitions: options.partitions,
-      intra_dc_batch_bytes: options.batchMib === undefined ? 'default (1 MiB)' : options.batchMib * MiB,
+      intra_dc_batch_bytes:
+        options.batchMib === undefined ? REPLICATION_DEFAULTS.intraDc.batchBytes : options.batchMib * MiB,
       data_mib: options.mib,
       blobs: sourceStats.blobs,
       source_log_bytes: sourceStats.logBytes,

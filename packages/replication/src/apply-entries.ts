@@ -10,7 +10,7 @@ import {
   NEVER_EXPIRES,
 } from '@ambry/protocol';
 import type { BlobStore, WriteResult } from '@ambry/store';
-import { mapLimited } from './limiter.js';
+import { type FetchGate, mapLimited } from './limiter.js';
 import type { ClassCounters } from './metrics.js';
 import { type LocalState, type PlannedOp, planUpdates, putLifeVersion, type RemoteState } from './plan.js';
 import type { Throttle } from './throttle.js';
@@ -28,6 +28,8 @@ export interface ApplyContext {
   readonly counters: ClassCounters;
   readonly throttle: Throttle;
   readonly fetchParallelism: number;
+  /** Shared by the partitions a peer loop applies at once: fetch slots and bytes of fetched blobs. */
+  readonly gate: FetchGate;
   readonly requestTimeoutMs: number;
   readonly clock: () => number;
   readonly signal: AbortSignal;
@@ -67,8 +69,10 @@ const BLOB_LEVEL = new Set<ErrorCode>([
  *
  * Durability: every write is awaited, and a BlobStore resolves a write only once it is fsynced (group
  * commit, the default policy). So when this resolves with `complete`, everything the entries describe is
- * durable here, and the caller may advance - and persist - the token. A failure leaves `complete` false
- * and the token where it was: the same entries come again and are applied idempotently.
+ * durable here, and the caller may advance - and persist - the token (once the partition's earlier
+ * answers are applied too). A failure leaves `complete` false and the token where it was: the same
+ * entries come again and are applied idempotently. Fetches and reconciliations go through `ctx.gate`,
+ * shared with the other partitions the peer loop applies at the same time.
  */
 export async function applyEntries(ctx: ApplyContext, batch: readonly MessageInfo[]): Promise<ApplyOutcome> {
   if (batch.length === 0) return { complete: true };
@@ -84,8 +88,11 @@ export async function applyEntries(ctx: ApplyContext, batch: readonly MessageInf
   const toFetch: MessageInfo[] = [];
   const toReconcile: MessageInfo[] = [];
   for (const entry of entries) {
-    if (!missing.has(entry.blobId.toString())) toReconcile.push(entry);
-    else if (entry.deleted) counters.skippedDeleted += 1;
+    if (!missing.has(entry.blobId.toString())) {
+      // A blob here is at least at the peer's first state (a fresh PUT: life 0, never updated), so
+      // there is nothing to compare: no store read for the common case of a blob every replica got.
+      if (!isFreshPut(entry)) toReconcile.push(entry);
+    } else if (entry.deleted) counters.skippedDeleted += 1;
     else if (isExpired(entry.expiresAtMs, now)) counters.skippedExpired += 1;
     else toFetch.push(entry);
   }
@@ -94,19 +101,29 @@ export async function applyEntries(ctx: ApplyContext, batch: readonly MessageInf
   const fail = (why: string) => {
     problem ??= why;
   };
+  // The blob's bytes stay held from its GET until its write resolved (durable): that bounds memory.
   await mapLimited(toFetch, ctx.fetchParallelism, async (entry) => {
     if (ctx.signal.aborted) return fail('stopped');
+    const release = await ctx.gate.acquire(entry.size);
     try {
+      if (ctx.signal.aborted) return fail('stopped');
       await fetchAndWrite(ctx, entry);
     } catch (error) {
       if (error instanceof LocalStoreProblem) throw error;
       fail(`fetching ${entry.blobId}: ${String(error)}`);
+    } finally {
+      release();
     }
   });
   // Reconciling present blobs needs no peer round trip; a few at a time keeps the store's queue short.
   await mapLimited(toReconcile, ctx.fetchParallelism, async (entry) => {
     if (ctx.signal.aborted) return fail('stopped');
-    await reconcile(ctx, entry.blobId, remoteFromInfo(entry));
+    const release = await ctx.gate.acquire(0);
+    try {
+      await reconcile(ctx, entry.blobId, remoteFromInfo(entry));
+    } finally {
+      release();
+    }
   });
   return problem === undefined ? { complete: true } : { complete: false, problem };
 }
@@ -267,6 +284,11 @@ function remoteFromInfo(entry: MessageInfo): RemoteState {
 function putOperationTime(remote: RemoteState, creationTimeMs: number, unchanged: boolean): number {
   if (unchanged) return remote.operationTimeMs;
   return Math.min(creationTimeMs, remote.operationTimeMs);
+}
+
+/** The state of a blob right after its PUT: `planUpdates` from any local state yields nothing. */
+export function isFreshPut(state: RemoteState): boolean {
+  return state.lifeVersion === 0 && !state.deleted && !state.ttlUpdated;
 }
 
 function isExpired(expiresAtMs: number, nowMs: number): boolean {

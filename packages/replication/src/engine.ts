@@ -50,10 +50,11 @@ export interface ReplicaLag {
 
 /**
  * Pull-based replication for one data node (ARCHITECTURE.md "Replication", ambry.md 3): a loop per peer
- * node sharing partitions with this one, each round one REPLICA_METADATA request for a batch of those
- * partitions; missing blobs fetched and written with the peer's life version and operation time;
- * deletes / TTL updates / undeletes applied by life version; tokens advanced once applied and persisted
- * per disk. See the package README.
+ * node sharing partitions with this one, each round REPLICA_METADATA requests for a batch of those
+ * partitions (pipelined: the next one is answered while the previous answer is applied); missing blobs
+ * fetched and written with the peer's life version and operation time; deletes / TTL updates /
+ * undeletes applied by life version; tokens advanced once applied and persisted per disk. See the
+ * package README.
  */
 export class ReplicationEngine {
   readonly config: ReplicationConfig;

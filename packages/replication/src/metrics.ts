@@ -5,7 +5,10 @@ import type { PeerClass } from './config.js';
  * turns it into Prometheus series (this package carries no metrics library).
  */
 export interface ClassCounters {
-  /** Rounds run (one REPLICA_METADATA request each), and those that failed as a whole. */
+  /**
+   * REPLICA_METADATA requests sent (one per round, several when a round pipelines), and those that
+   * failed as a whole.
+   */
   rounds: number;
   roundErrors: number;
   /** Partitions in metadata responses, and those answered with an error by the peer. */

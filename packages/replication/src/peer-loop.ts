@@ -1,9 +1,15 @@
 import type { DataNode } from '@ambry/clustermap';
-import { type DataNodeClient, type Endpoint, ErrorCode, type Logger, SealState } from '@ambry/protocol';
+import {
+  type DataNodeClient,
+  type Endpoint,
+  ErrorCode,
+  type Logger,
+  type MessageInfo,
+} from '@ambry/protocol';
 import { type ApplyContext, applyEntries, LocalStoreProblem, type ReplicaStore } from './apply-entries.js';
 import { DoublingBackoff, sleep } from './backoff.js';
 import type { PeerClass, PeerClassConfig, ReplicationConfig } from './config.js';
-import type { Limiter } from './limiter.js';
+import { FetchGate, type Limiter } from './limiter.js';
 import type { ClassCounters } from './metrics.js';
 import { tokenIncarnation } from './peer-token.js';
 import { byPriority, type RemoteReplica } from './remote-replica.js';
@@ -29,10 +35,43 @@ export interface PeerLoopDeps {
 
 export type RoundOutcome = 'progress' | 'idle' | 'error';
 
+type MetadataResponse = Awaited<ReturnType<DataNodeClient['replicaMetadata']>>;
+type MetadataPart = MetadataResponse['partitions'][number];
+
+/** A partition in a request, with the token sent for it (the previous answer's, when pipelined). */
+interface Asked {
+  readonly replica: RemoteReplica;
+  readonly token: Uint8Array;
+}
+
+/** A partition's part of an answer, to be applied to its local store. */
+interface Answer {
+  readonly replica: RemoteReplica;
+  readonly part: MetadataPart;
+  readonly store: ReplicaStore;
+}
+
+interface RoundState {
+  progress: boolean;
+  incomplete: boolean;
+  /** Partitions with an answer that could not be applied: their later answers are dropped. */
+  readonly failed: Set<RemoteReplica>;
+  /** Bytes of entries received per partition this round, to share the peer's byte budget. */
+  readonly bytes: Map<RemoteReplica, number>;
+  readonly gate: FetchGate;
+}
+
+function entryBytes(entries: readonly MessageInfo[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += entry.size;
+  return bytes;
+}
+
 /**
- * Replication from one peer node: each round sends one REPLICA_METADATA request for a batch of the
- * partitions both nodes host (most lagging first), applies what comes back partition by partition, and
- * moves each partition's token once all its entries are applied. Rounds of one loop never overlap.
+ * Replication from one peer node: each round sends REPLICA_METADATA requests for a batch of the
+ * partitions both nodes host (most lagging first; the next request pipelined with applying the previous
+ * answer), applies the partitions of an answer in parallel, and moves each partition's token once all
+ * its entries up to that answer are applied. Rounds of one loop never overlap.
  */
 export class PeerLoop {
   readonly endpoint: Endpoint;
@@ -87,6 +126,13 @@ export class PeerLoop {
     return next;
   }
 
+  /**
+   * One round: REPLICA_METADATA for a batch of partitions, then, for the partitions still behind, up to
+   * `requestsPerRound - 1` more, each sent (with the tokens of the previous answer) while that answer is
+   * being applied. Partitions are applied in parallel, each one's answers strictly in order; a token
+   * moves only once its answer and every earlier one are applied (durable here). Once a partition's
+   * answer fails, its later answers in the round are dropped: its token stays behind them.
+   */
   private async roundOnce(signal: AbortSignal): Promise<RoundOutcome> {
     if (signal.aborted) return 'idle';
     const { deps } = this;
@@ -94,14 +140,75 @@ export class PeerLoop {
     if (batch.length === 0) return 'idle';
     const sequence = deps.nextRound();
     for (const replica of batch) replica.lastPolled = sequence;
-    deps.counters.rounds += 1;
 
-    let response: Awaited<ReturnType<DataNodeClient['replicaMetadata']>>;
+    const round: RoundState = {
+      progress: false,
+      incomplete: false,
+      failed: new Set(),
+      bytes: new Map(),
+      gate: new FetchGate(this.settings.fetchParallelism, this.settings.fetchBytesInFlight),
+    };
+    // Per partition, the chain of its answers' applications: resolves false once one of them failed.
+    const chains = new Map<RemoteReplica, Promise<boolean>>();
+    let asking: Asked[] = batch.map((replica) => ({ replica, token: replica.token }));
+    // At most two answers are being applied: the current one and the one before it.
+    let previous: Promise<unknown> = Promise.resolve();
+    for (let sent = 1; ; sent++) {
+      const response = await this.requestMetadata(asking, signal);
+      if (response === undefined) {
+        if (sent === 1) return 'error';
+        round.incomplete = true;
+        break;
+      }
+      const answers = this.acceptAnswers(asking, response);
+      for (const { replica, part } of answers)
+        round.bytes.set(replica, (round.bytes.get(replica) ?? 0) + entryBytes(part.entries));
+      const applied = answers.map((answer) => {
+        const before = chains.get(answer.replica) ?? Promise.resolve(true);
+        const chain = before
+          .then((ok) => ok && this.applyAnswer(answer, round, signal))
+          .catch((error: unknown) => {
+            // Nothing in applyAnswer should throw; if it does, this partition stops for the round.
+            deps.logger.error({ err: error, peer: this.peer.key }, 'replication apply failed');
+            round.failed.add(answer.replica);
+            round.incomplete = true;
+            answer.replica.problem = `apply failed: ${String(error)}`;
+            answer.replica.caughtUp = false;
+            return false;
+          });
+        chains.set(answer.replica, chain);
+        return chain;
+      });
+      await previous;
+      previous = Promise.all(applied);
+      if (sent >= this.settings.requestsPerRound || signal.aborted) break;
+      // Those with more to fetch and nothing failed yet; whoever got least of the shared byte budget so
+      // far goes first, since the peer hands the budget out in request order.
+      asking = answers
+        .filter((a) => a.part.lagBytes > 0 && !round.failed.has(a.replica))
+        .sort((a, b) => (round.bytes.get(a.replica) ?? 0) - (round.bytes.get(b.replica) ?? 0))
+        .map((a) => ({ replica: a.replica, token: a.part.token }));
+      if (asking.length === 0) break;
+    }
+    await Promise.all(chains.values());
+    // A partition that keeps failing (a blob its peer cannot serve yet) must not spin the loop.
+    if (round.progress) return 'progress';
+    return round.incomplete ? 'error' : 'idle';
+  }
+
+  /** One REPLICA_METADATA request; undefined (with the pairs' problem set) when the peer failed. */
+  private async requestMetadata(
+    asking: readonly Asked[],
+    signal: AbortSignal,
+  ): Promise<MetadataResponse | undefined> {
+    const { deps } = this;
+    // Counted per request, as the data node's metric says, so one pipelined round counts several.
+    deps.counters.rounds += 1;
     try {
-      response = await deps.client.replicaMetadata(
+      return await deps.client.replicaMetadata(
         this.endpoint,
         {
-          partitions: batch.map((r) => ({ partitionId: r.partitionId, token: r.token })),
+          partitions: asking.map((a) => ({ partitionId: a.replica.partitionId, token: a.token })),
           maxTotalBytes: this.settings.batchBytes,
           requester: deps.localKey,
         },
@@ -110,22 +217,26 @@ export class PeerLoop {
     } catch (error) {
       deps.counters.roundErrors += 1;
       const problem = `peer ${this.peer.key} unreachable: ${String(error)}`;
-      for (const replica of batch) {
+      for (const { replica } of asking) {
         replica.problem = problem;
         replica.caughtUp = false;
       }
       if (this.failing.delayMs === 0)
         deps.logger.warn({ err: error, peer: this.peer.key }, 'replication peer failed');
-      return 'error';
+      return undefined;
     }
+  }
 
-    let progress = false;
-    let incomplete = false;
-    const byId = new Map(batch.map((r) => [r.partitionId, r]));
+  /** The partitions of an answer that can be applied; the others get their problem recorded. */
+  private acceptAnswers(asking: readonly Asked[], response: MetadataResponse): Answer[] {
+    const { deps } = this;
+    const answers: Answer[] = [];
+    const byId = new Map(asking.map((a) => [a.replica.partitionId, a]));
     for (const part of response.partitions) {
-      const replica = byId.get(part.partitionId);
-      if (replica === undefined) continue; // not asked for: ignore
+      const asked = byId.get(part.partitionId);
+      if (asked === undefined) continue; // not asked for: ignore
       byId.delete(part.partitionId);
+      const { replica } = asked;
       deps.counters.partitionsPolled += 1;
       if (part.error !== ErrorCode.OK) {
         deps.counters.partitionErrors += 1;
@@ -138,7 +249,7 @@ export class PeerLoop {
         this.skipLocal(replica, 'no local store');
         continue;
       }
-      const before = tokenIncarnation(replica.token);
+      const before = tokenIncarnation(asked.token);
       const after = tokenIncarnation(part.token);
       if (before !== undefined && after !== undefined && before !== after) {
         // The peer's replica was recreated: its store answered from its beginning.
@@ -148,40 +259,48 @@ export class PeerLoop {
           'peer replica has a new incarnation; replicating it from the start',
         );
       }
-      let outcome: Awaited<ReturnType<typeof applyEntries>>;
-      try {
-        outcome = await applyEntries(this.applyContext(store, signal), part.entries);
-      } catch (error) {
-        if (!(error instanceof LocalStoreProblem)) throw error;
-        this.skipLocal(replica, error.message);
-        continue;
-      }
-      if (!outcome.complete) {
-        replica.problem = outcome.problem;
-        replica.caughtUp = false;
-        incomplete = true;
-        continue;
-      }
-      if (part.entries.length > 0 || part.lagBytes > 0) progress = true;
-      // Every write of the batch has resolved, so it is durable: the token may move and be persisted.
-      replica.token = part.token;
-      replica.lagBytes = part.lagBytes;
-      replica.caughtUp = part.lagBytes === 0;
-      replica.problem = undefined;
-      deps.tokenMoved(replica);
+      answers.push({ replica, part, store });
     }
-    for (const replica of byId.values()) {
+    for (const { replica } of byId.values()) {
       replica.problem = 'peer left the partition out of its answer';
       replica.caughtUp = false;
     }
-    // A partition that keeps failing (a blob its peer cannot serve yet) must not spin the loop.
-    if (progress) return 'progress';
-    return incomplete ? 'error' : 'idle';
+    return answers;
+  }
+
+  /** Applies one partition's answer and, once it is all applied, moves its token. False if not. */
+  private async applyAnswer(answer: Answer, round: RoundState, signal: AbortSignal): Promise<boolean> {
+    const { replica, part, store } = answer;
+    let outcome: Awaited<ReturnType<typeof applyEntries>>;
+    try {
+      outcome = await applyEntries(this.applyContext(store, round.gate, signal), part.entries);
+    } catch (error) {
+      if (!(error instanceof LocalStoreProblem)) throw error;
+      round.failed.add(replica);
+      this.skipLocal(replica, error.message);
+      return false;
+    }
+    if (!outcome.complete) {
+      round.failed.add(replica);
+      replica.problem = outcome.problem;
+      replica.caughtUp = false;
+      round.incomplete = true;
+      return false;
+    }
+    if (part.entries.length > 0 || part.lagBytes > 0) round.progress = true;
+    // Every write of this answer (and of the earlier ones: the chain) has resolved, so it is durable:
+    // the token may move and be persisted.
+    replica.token = part.token;
+    replica.lagBytes = part.lagBytes;
+    replica.caughtUp = part.lagBytes === 0;
+    replica.problem = undefined;
+    this.deps.tokenMoved(replica);
+    return true;
   }
 
   /**
    * Up to `batchPartitions` replicas (see `pickBatch`). A replica whose local store cannot take
-   * writes (closed, failed, sealed read-only) is left out and reported instead.
+   * writes (missing, closed, failed) is left out and reported instead.
    */
   private pickBatch(): RemoteReplica[] {
     const ready: RemoteReplica[] = [];
@@ -198,8 +317,10 @@ export class PeerLoop {
         this.skipLocal(replica, `local store: ${String(error)}`);
         continue;
       }
+      // A sealed (read-only) replica still takes its peers' writes: it refuses only new blobs from
+      // clients, and must stay whole to serve reads. A full file system refuses the writes themselves,
+      // and the replica is skipped then (LocalStoreProblem).
       if (!stats.available) this.skipLocal(replica, 'local store unavailable');
-      else if (stats.sealState === SealState.READ_ONLY) this.skipLocal(replica, 'local store is read-only');
       else {
         this.checkLocalIncarnation(replica, store);
         ready.push(replica);
@@ -245,7 +366,7 @@ export class PeerLoop {
     replica.caughtUp = false;
   }
 
-  private applyContext(store: ReplicaStore, signal: AbortSignal): ApplyContext {
+  private applyContext(store: ReplicaStore, gate: FetchGate, signal: AbortSignal): ApplyContext {
     return {
       client: this.deps.client,
       peer: this.endpoint,
@@ -253,6 +374,7 @@ export class PeerLoop {
       counters: this.deps.counters,
       throttle: this.deps.throttle,
       fetchParallelism: this.settings.fetchParallelism,
+      gate,
       requestTimeoutMs: this.deps.config.requestTimeoutMs,
       clock: this.deps.clock,
       signal,

@@ -40,6 +40,13 @@ export interface ServedRequest {
   readonly requester: string;
   readonly partitions: number;
   readonly bytes: number;
+  /** REPLICA_METADATA: per partition, the token asked with, the token answered and the entries. */
+  readonly tokens?: readonly {
+    readonly partitionId: number;
+    readonly sent: Uint8Array;
+    readonly answered: Uint8Array;
+    readonly entries: number;
+  }[];
 }
 
 export type Hook = (node: DataNode, type: 'get' | 'replicaMetadata', blobId?: BlobId) => Promise<void> | void;
@@ -176,6 +183,12 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
           requester: context.clientId,
           partitions: request.partitions.length,
           bytes: 0,
+          tokens: partitions.map((part, i) => ({
+            partitionId: part.partitionId,
+            sent: request.partitions[i]!.token,
+            answered: part.token,
+            entries: part.entries.length,
+          })),
         });
         return { partitions };
       },

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { isFreshPut } from '../src/apply-entries.js';
 import { DoublingBackoff } from '../src/backoff.js';
 import { planUpdates, putLifeVersion, resolveReplicationConfig } from '../src/index.js';
-import { Limiter } from '../src/limiter.js';
+import { ByteBudget, FetchGate, Limiter } from '../src/limiter.js';
 import { pickBatch } from '../src/peer-loop.js';
 import { byPriority, type RemoteReplica } from '../src/remote-replica.js';
 import { Throttle } from '../src/throttle.js';
@@ -53,6 +54,19 @@ describe('planUpdates (ambry.md 3.2)', () => {
       { kind: 'ttlUpdate', lifeVersion: 1, expiresAtMs: -1 },
       { kind: 'delete', lifeVersion: 1 },
     ]);
+  });
+
+  it('has nothing to bring a present blob to when the peer holds it as freshly put', () => {
+    // Why a present blob whose remote state is a fresh PUT is not read back from the local store.
+    const fresh = remote(0);
+    expect(isFreshPut(fresh)).toBe(true);
+    for (const lifeVersion of [0, 1, 2])
+      for (const deleted of [false, true])
+        for (const ttlUpdated of [false, true])
+          expect(planUpdates({ lifeVersion, deleted, ttlUpdated }, fresh)).toEqual([]);
+    expect(isFreshPut(remote(1))).toBe(false);
+    expect(isFreshPut(remote(0, { deleted: true }))).toBe(false);
+    expect(isFreshPut(remote(0, { ttlUpdated: true }))).toBe(false);
   });
 
   it('writes a fetched PUT one life early when the peer undeleted it', () => {
@@ -114,6 +128,48 @@ describe('scheduling pieces', () => {
     expect(limiter.inUse).toBe(1);
   });
 
+  it('bounds bytes in flight, in arrival order; a request over the limit goes alone', async () => {
+    const budget = new ByteBudget(100);
+    const first = await budget.acquire(60);
+    const order: string[] = [];
+    const big = budget.acquire(500).then((release) => {
+      order.push('big');
+      return release;
+    });
+    const small = budget.acquire(10).then((release) => {
+      order.push('small');
+      return release;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual([]); // the small one would fit, but does not overtake the big one
+    first();
+    const releaseBig = await big;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['big']);
+    expect(budget.inUse).toBe(500);
+    releaseBig();
+    (await small)();
+    expect(order).toEqual(['big', 'small']);
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('gates fetches by slots and bytes together', async () => {
+    const gate = new FetchGate(2, 1000);
+    const a = await gate.acquire(400);
+    const b = await gate.acquire(400);
+    let third = false;
+    const c = gate.acquire(0).then((release) => {
+      third = true;
+      return release;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(third).toBe(false); // both slots taken
+    a();
+    (await c)();
+    b();
+    expect(gate.inUse).toEqual({ slots: 0, bytes: 0 });
+  });
+
   it('throttles with a token bucket on an injected clock', async () => {
     let now = 0;
     const throttle = new Throttle(1000, () => now);
@@ -134,6 +190,12 @@ describe('scheduling pieces', () => {
   it('validates its config, naming bad and unknown keys', () => {
     expect(() => resolveReplicationConfig({ intraDc: { concurrency: 0 } })).toThrow(/intraDc\.concurrency/);
     expect(() => resolveReplicationConfig({ nope: 1 } as never)).toThrow(/nope: unknown key/);
+    expect(() => resolveReplicationConfig({ intraDc: { requestsPerRound: 0 } })).toThrow(
+      /intraDc\.requestsPerRound/,
+    );
+    expect(() => resolveReplicationConfig({ interDc: { fetchBytesInFlight: 1.5 } })).toThrow(
+      /interDc\.fetchBytesInFlight/,
+    );
     expect(() => resolveReplicationConfig({ idleBackoffMinMs: 10, idleBackoffMaxMs: 5 })).toThrow(
       /idleBackoffMaxMs/,
     );

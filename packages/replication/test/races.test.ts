@@ -1,5 +1,5 @@
-import { SealState } from '@ambry/protocol';
-import type { BlobStore } from '@ambry/store';
+import { ErrorCode, SealState } from '@ambry/protocol';
+import { type BlobStore, StoreError } from '@ambry/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   contentOf,
@@ -107,12 +107,20 @@ describe('races', () => {
     expect(engine.metrics().intraDc.skippedExpired).toBe(2);
   });
 
-  it('a read-only local replica is skipped and reported', async () => {
+  it("a sealed (read-only) local replica still takes its peers' blobs, deletes and TTL updates", async () => {
     fixture = await startFixture({ partitions: 1 });
     const [a, , c] = fixture.nodes as Trio;
     const p = fixture.partitionIds[0]!;
-    await putOn([fixture.store(a, p)], makeBlob(p));
+    const storeA = fixture.store(a, p);
+    const kept = makeBlob(p, { ttlSeconds: 10 ** 9 });
+    const doomed = makeBlob(p);
+    await putOn([storeA], kept);
+    await putOn([storeA], doomed);
     const real = fixture.store(c, p);
+    // Already holds `doomed`: only its DELETE is new to it.
+    await putOn([real], doomed);
+    await deleteOn([storeA], doomed.id);
+    await ttlUpdateOn([storeA], kept.id);
     const sealed = new Proxy(real, {
       get: (target, prop) =>
         prop === 'stats'
@@ -120,9 +128,33 @@ describe('races', () => {
           : Reflect.get(target, prop, target),
     });
     const engine = await fixture.engine(c, { stores: () => sealed });
+    expect(await engine.catchUp()).toBe(true);
+    await sameState(storeA, real, kept.id.toString());
+    await sameState(storeA, real, doomed.id.toString());
+    expect((await stateOf(real)).get(doomed.id.toString())?.deleted).toBe(true);
+    expect(engine.problems()).toEqual([]);
+  });
+
+  it('a local replica whose disk is full is skipped and reported, and catches up once it has room', async () => {
+    fixture = await startFixture({ partitions: 1 });
+    const [a, , c] = fixture.nodes as Trio;
+    const p = fixture.partitionIds[0]!;
+    const blob = makeBlob(p);
+    await putOn([fixture.store(a, p)], blob);
+    const real = fixture.store(c, p);
+    let full = true;
+    const filling = new Proxy(real, {
+      get: (target, prop) =>
+        prop === 'put' && full
+          ? () => Promise.reject(new StoreError(ErrorCode.DISK_FULL, 'no space left on device'))
+          : Reflect.get(target, prop, target),
+    });
+    const engine = await fixture.engine(c, { stores: () => filling });
     expect(await engine.catchUp({ maxRounds: 3 })).toBe(false);
-    expect(engine.problems().every((x) => x.problem === 'local store is read-only')).toBe(true);
+    expect(engine.problems().some((x) => /DISK_FULL|no space/.test(x.problem ?? ''))).toBe(true);
     expect(real.stats().blobCount).toBe(0);
-    expect(engine.metrics().intraDc.rounds).toBe(0); // nothing asked of the peers
+    full = false;
+    expect(await engine.catchUp()).toBe(true);
+    expect(await contentOf(real, blob.id)).toBe(await contentOf(fixture.store(a, p), blob.id));
   });
 });
