@@ -11,9 +11,11 @@ import { Rng, sha256, streamSeed } from './random.js';
 import type { FaultReport } from './report.js';
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
-/** The router's default chunk size: blobs above it are composite (data chunks + a metadata blob). */
-export const CHUNK_BYTES = 4 * MiB;
+/**
+ * The chunk size the crash loop's frontend is configured with (small, so composite blobs are common
+ * while the data written over hundreds of cycles stays within the replicas' capacity).
+ */
+export const CHUNK_BYTES = 256 * KiB;
 /** Anomalies described in the report's notes, at most (the counts have them all). */
 const MAX_NOTES = 20;
 
@@ -34,12 +36,11 @@ export interface WorkloadOptions {
 export function drawSize(rng: Rng): number {
   const p = rng.next();
   if (p < 0.05) return 0;
-  if (p < 0.35) return rng.int(1, 4 * KiB);
-  if (p < 0.7) return rng.int(4 * KiB, 128 * KiB);
-  if (p < 0.9) return rng.int(128 * KiB, MiB);
-  if (p < 0.95) return rng.int(MiB, CHUNK_BYTES - 1);
-  // Chunk boundaries exactly, or a composite blob of two or three chunks.
-  return rng.pick([CHUNK_BYTES, CHUNK_BYTES + 1, 2 * CHUNK_BYTES, rng.int(CHUNK_BYTES + 1, 10 * MiB)]);
+  if (p < 0.45) return rng.int(1, 4 * KiB);
+  if (p < 0.8) return rng.int(4 * KiB, 64 * KiB);
+  if (p < 0.95) return rng.int(64 * KiB, CHUNK_BYTES - 1);
+  // Chunk boundaries exactly, or a composite blob of two to four chunks.
+  return rng.pick([CHUNK_BYTES, CHUNK_BYTES + 1, 2 * CHUNK_BYTES, rng.int(CHUNK_BYTES + 1, 4 * CHUNK_BYTES)]);
 }
 
 export class Workload {
