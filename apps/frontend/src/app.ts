@@ -12,6 +12,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { FrontendConfig } from './config.js';
 import { errorBody, FrontendErrorCode, HttpError, toHttpError } from './errors.js';
 import { H } from './headers.js';
+import { closeAfterAnswer } from './lingering-close.js';
 import { FrontendMetrics } from './metrics.js';
 import {
   clientErrorHandler,
@@ -130,7 +131,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     request.errorCode = http.code;
     if (http.status >= 500 && http.status !== 503) request.failure = error;
     // An unread body (a refused upload) would otherwise be parsed as the next request's start.
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (!request.raw.complete) closeAfterAnswer(request.raw, (name, value) => reply.header(name, value));
     if (reply.raw.headersSent) {
       reply.raw.destroy();
       return;
@@ -149,7 +150,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       `no such endpoint: ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
     );
     request.errorCode = http.code;
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (!request.raw.complete) closeAfterAnswer(request.raw, (name, value) => reply.header(name, value));
     return reply.code(404).type('application/json; charset=utf-8').send(errorBody(http));
   });
 

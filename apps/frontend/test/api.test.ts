@@ -4,6 +4,7 @@ import {
   errorOf,
   type FrontendProcess,
   rawRequest,
+  slowRequest,
   startCluster,
   startFrontendProcess,
   UPLOAD,
@@ -257,6 +258,21 @@ describe('the Ambry HTTP API', () => {
       .filter((l) => l.includes('"raw-no-host"') || l.includes('"raw-expect"'));
     expect(refusals).toHaveLength(2);
     for (const line of refusals) expect(JSON.parse(line).level).toBe(30);
+  });
+
+  it('an answer sent before the body arrived reaches the client (the close lingers, no reset)', async () => {
+    // Found by the fault suite's HTTP fuzzer: the 404 was written, then the socket destroyed with the
+    // client's bytes still arriving; the reset could discard the answer before the client read it.
+    const body = Buffer.alloc(6 * 1024, 'a');
+    const heads = [
+      `POST /no/such/endpoint HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`,
+      `POST // HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`,
+    ];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const answer = await slowRequest(Number(new URL(url).port), heads[attempt % 2]!, body, 16);
+      expect(answer.received, `attempt ${attempt}`).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer.closed).toBe(true);
+    }
   });
 
   it('writes one JSON log line per request', async () => {

@@ -99,3 +99,37 @@ export async function rawRequest(
   socket.destroy();
   return received;
 }
+
+/**
+ * Writes the head, then the body in `piece`-byte writes (each awaited) while reading whatever comes
+ * back; ends its side and waits (bounded) for the server to close.
+ */
+export async function slowRequest(
+  port: number,
+  head: string,
+  body: Buffer,
+  piece: number,
+): Promise<{ received: string; closed: boolean }> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  let received = '';
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1');
+  });
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const bytes = Buffer.concat([Buffer.from(head), body]);
+  for (let at = 0; at < bytes.length && !socket.destroyed; at += piece) {
+    await new Promise<void>((resolve) => socket.write(bytes.subarray(at, at + piece), () => resolve()));
+  }
+  if (!socket.destroyed) socket.end();
+  const closed = await new Promise<boolean>((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), 10_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  socket.destroy();
+  return { received, closed };
+}
