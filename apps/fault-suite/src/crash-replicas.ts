@@ -111,6 +111,17 @@ export interface ReplicaComparison {
   readonly divergent: string[];
 }
 
+/**
+ * What must agree: everything, except that a deleted key's expiry does not matter. A TTL update that
+ * reaches a replica after its DELETE is refused there (as in Ambry: a deleted blob is not updated), so
+ * replicas of a deleted blob may differ in `ttlUpdated` / `expiresAtMs` and serve the same 410.
+ */
+function comparable(state: KeyState): Partial<KeyState> {
+  if (!state.deleted) return state;
+  const { ttlUpdated: _ttl, expiresAtMs: _expiry, ...rest } = state;
+  return rest;
+}
+
 export async function compareReplicas(
   client: DataNodeClient,
   nodes: readonly ReplicaHolder[],
@@ -131,7 +142,7 @@ export async function compareReplicas(
         deletedNotCopied++;
         continue;
       }
-      const texts = states.map((s) => (s === undefined ? 'missing' : JSON.stringify(s)));
+      const texts = states.map((s) => (s === undefined ? 'missing' : JSON.stringify(comparable(s))));
       if (texts.some((t) => t !== texts[0])) {
         divergent.push(`p${partitionId} ${key}: ${holders.map((h, i) => `${h.name}=${texts[i]}`).join(' ')}`);
       }
