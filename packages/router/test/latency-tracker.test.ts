@@ -143,9 +143,12 @@ describe('LatencyTracker', () => {
   });
 
   describe('properties', () => {
-    const samples = fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 3000, noNaN: true })), {
-      maxLength: 300,
-    });
+    const samples = fc.array(
+      fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 3000, noNaN: true })),
+      {
+        maxLength: 300,
+      },
+    );
     const options = fc.record({
       quantile: fc.double({ min: 0.001, max: 1, noNaN: true }),
       capacity: fc.integer({ min: 1, max: 64 }),
