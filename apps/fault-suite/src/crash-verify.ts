@@ -4,8 +4,9 @@
  * never acknowledged read one way or the other but never wrong. A request that fails for a transient
  * reason (5xx, connection) is retried a bounded number of times before the blob counts as lost.
  */
-import { exchangeHttp } from './crash-http.js';
+
 import type { AckedBlob, Ledger } from './crash-ledger.js';
+import { exchangeHttp } from './http-exchange.js';
 import { sha256 } from './random.js';
 
 export interface ReadBackOptions {

@@ -5,8 +5,8 @@
  * counted by status; what matters is written to the Ledger only when acknowledged.
  */
 import { randomBytes } from 'node:crypto';
-import { exchangeHttp, type HttpOutcome, type HttpRequest } from './crash-http.js';
 import type { Ledger } from './crash-ledger.js';
+import { exchangeHttp, type HttpOutcome, type HttpRequest } from './http-exchange.js';
 import { Rng, sha256, streamSeed } from './random.js';
 import type { FaultReport } from './report.js';
 

@@ -185,12 +185,21 @@ export function exchange(options: ExchangeOptions): Promise<ExchangeResult> {
   });
 }
 
-/** Splits bytes into pieces of `size` bytes, each sent `delayMs` after the previous one. */
-export function slowly(bytes: Uint8Array, size: number, delayMs: number): Piece[] {
+/** How a case's bytes go out: in one write, or trickled a few bytes at a time. */
+export type Delivery = { kind: 'fast' } | { kind: 'slow'; size: number; delayMs: number };
+
+/**
+ * The writes of a delivery. Trickling is bounded: at most `maxSlowPieces` pieces of `size` bytes, each
+ * after `delayMs`, then the rest in one write.
+ */
+export function deliver(bytes: Buffer, delivery: Delivery, maxSlowPieces: number): Piece[] {
+  if (delivery.kind === 'fast' || bytes.byteLength === 0) return [{ bytes }];
+  const slowPart = bytes.subarray(0, maxSlowPieces * delivery.size);
   const pieces: Piece[] = [];
-  for (let at = 0; at < bytes.byteLength; at += size) {
-    pieces.push({ bytes: bytes.subarray(at, at + size), delayMs });
+  for (let at = 0; at < slowPart.byteLength; at += delivery.size) {
+    pieces.push({ bytes: slowPart.subarray(at, at + delivery.size), delayMs: delivery.delayMs });
   }
+  if (slowPart.byteLength < bytes.byteLength) pieces.push({ bytes: bytes.subarray(slowPart.byteLength) });
   return pieces;
 }
 

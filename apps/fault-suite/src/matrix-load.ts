@@ -4,6 +4,7 @@
  * fetch acknowledged blobs and compare hashes, so a wrong byte served is counted, never missed. The
  * counts say how available PUT and GET stayed during the fault; nothing here measures speed.
  */
+import { exchangeHttp, type HttpOutcome } from './http-exchange.js';
 import { Rng, sha256 } from './random.js';
 
 export { sha256 };
@@ -65,20 +66,15 @@ export async function putBlob(
   bytes: Buffer,
   timeoutMs: number,
 ): Promise<{ outcome: Outcome; id?: string }> {
-  try {
-    const response = await fetch(`${url}/`, {
-      method: 'POST',
-      headers: { ...UPLOAD_HEADERS, 'content-length': String(bytes.length) },
-      body: bytes,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await response.arrayBuffer();
-    const location = response.headers.get('location');
-    if (response.status === 201 && location) return { outcome: 201, id: location.replace(/^\//, '') };
-    return { outcome: response.status };
-  } catch (error) {
-    return { outcome: isTimeout(error) ? 'hang' : 'error' };
-  }
+  const result = await exchangeHttp(
+    url,
+    { method: 'POST', path: '/', headers: UPLOAD_HEADERS, body: bytes },
+    timeoutMs,
+  );
+  if (result.kind !== 'response') return { outcome: outcomeOf(result) };
+  const location = result.headers.get('location');
+  if (result.status === 201 && location) return { outcome: 201, id: location.replace(/^\//, '') };
+  return { outcome: result.status };
 }
 
 export async function getBlob(
@@ -86,18 +82,13 @@ export async function getBlob(
   id: string,
   timeoutMs: number,
 ): Promise<{ outcome: Outcome; bytes?: Buffer }> {
-  try {
-    const response = await fetch(`${url}/${id}`, { signal: AbortSignal.timeout(timeoutMs) });
-    const bytes = Buffer.from(await response.arrayBuffer());
-    return response.status === 200 ? { outcome: 200, bytes } : { outcome: response.status };
-  } catch (error) {
-    return { outcome: isTimeout(error) ? 'hang' : 'error' };
-  }
+  const result = await exchangeHttp(url, { method: 'GET', path: `/${id}` }, timeoutMs);
+  if (result.kind !== 'response') return { outcome: outcomeOf(result) };
+  return result.status === 200 ? { outcome: 200, bytes: result.body } : { outcome: result.status };
 }
 
-function isTimeout(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  return name === 'TimeoutError' || name === 'AbortError';
+function outcomeOf(result: HttpOutcome & { kind: 'connection' | 'hang' }): Outcome {
+  return result.kind === 'hang' ? 'hang' : 'error';
 }
 
 export interface OpCounts {

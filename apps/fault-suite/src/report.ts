@@ -121,10 +121,11 @@ export class FaultReport {
   }
 }
 
-function formatKiB(kib: number | undefined): string {
+/** KiB as MiB; a change (`signed`) shows its sign, + included. */
+function formatKiB(kib: number | undefined, signed = false): string {
   if (kib === undefined) return '-';
-  const sign = kib < 0 ? '-' : kib > 0 ? '+' : '';
-  return `${(Math.abs(kib) / 1024).toFixed(1)} MiB`.replace(/^/, sign);
+  const sign = kib < 0 ? '-' : signed && kib > 0 ? '+' : '';
+  return `${sign}${(Math.abs(kib) / 1024).toFixed(1)} MiB`;
 }
 
 /** One column per suite; rows are the union of their counts (headline first), then memory and time. */
@@ -143,15 +144,9 @@ export function renderTable(results: readonly SuiteResult[]): string {
   }
   const processes = [...new Set(results.flatMap((r) => Object.keys(r.memory)))].sort();
   for (const name of processes) {
-    rows.push([
-      `${name} RSS after warm-up`,
-      ...results.map((r) => formatKiB(r.memory[name]?.warmupKiB).replace(/^\+/, '')),
-    ]);
-    rows.push([
-      `${name} RSS at end`,
-      ...results.map((r) => formatKiB(r.memory[name]?.endKiB).replace(/^\+/, '')),
-    ]);
-    rows.push([`${name} RSS growth`, ...results.map((r) => formatKiB(r.memory[name]?.growthKiB))]);
+    rows.push([`${name} RSS after warm-up`, ...results.map((r) => formatKiB(r.memory[name]?.warmupKiB))]);
+    rows.push([`${name} RSS at end`, ...results.map((r) => formatKiB(r.memory[name]?.endKiB))]);
+    rows.push([`${name} RSS growth`, ...results.map((r) => formatKiB(r.memory[name]?.growthKiB, true))]);
     rows.push([`${name} RSS samples`, ...results.map((r) => String(r.memory[name]?.samples.length ?? 0))]);
   }
   rows.push(['runtime', ...results.map((r) => `${(r.durationMs / 1000).toFixed(1)} s`)]);

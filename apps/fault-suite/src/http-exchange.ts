@@ -1,5 +1,5 @@
 /**
- * One bounded HTTP exchange with the frontend for the crash loop: the outcome is a status with the whole
+ * One bounded HTTP exchange with the frontend (the crash loop's and the fault matrix's clients): the outcome is a status with the whole
  * body, a connection failure (expected while a process is being killed), or a hang (no answer within
  * the bound: never expected, always counted).
  */
