@@ -117,7 +117,11 @@ async function ttlUpdate(nodes: readonly DatanodeInfo[], id: BlobId): Promise<vo
 
 async function undelete(nodes: readonly DatanodeInfo[], id: BlobId): Promise<void> {
   const operationTimeMs = nextOpTime();
-  for (const node of nodes) await client.undelete(endpoint(node), { blobId: id, operationTimeMs });
+  for (const node of nodes)
+    await tolerateAlready(
+      client.undelete(endpoint(node), { blobId: id, operationTimeMs }),
+      ErrorCode.BLOB_ALREADY_UNDELETED,
+    );
 }
 
 // ---- reads, straight from one node -------------------------------------------------------------------
