@@ -161,6 +161,25 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
       return { partitions };
     },
 
+    logChunk: (request) =>
+      withStore(request.partitionId, async (store) => {
+        // Budgeted like a GET's bytes: a bootstrapping peer may not pin more than the node allows.
+        const release = budget.take(request.maxBytes);
+        try {
+          const chunk = await store.readLogChunk(request.token, request.maxBytes);
+          return {
+            incarnation: chunk.incarnation,
+            segmentBytes: chunk.segmentBytes,
+            position: chunk.position,
+            token: chunk.token,
+            lagBytes: chunk.lagBytes,
+            records: chunk.records,
+          };
+        } finally {
+          setImmediate(release);
+        }
+      }),
+
     admin: async (request): Promise<AdminResult> => {
       const { healthy, status } = ctx.healthy();
       if (request.kind === AdminKind.HEALTH) return { healthy, status, replicas: [] };

@@ -113,6 +113,10 @@ const REPLICATION_COUNTERS: Record<string, string> = {
   blobErrors: 'Blobs that could not be replicated (corrupt at the peer, conflicting copy)',
   tokenResets: "Tokens reset because a peer's replica was recreated",
   localResets: 'Tokens reset because the local replica was recreated',
+  logCopies: "Empty replicas rebuilt by copying a peer's log",
+  logCopyFailures: 'Log copies that stopped early (the rest replicated blob by blob)',
+  logChunks: 'LOG_CHUNK answers written by log copies',
+  logCopyBytes: 'Bytes of log records copied from peers',
 };
 
 function snake(name: string): string {

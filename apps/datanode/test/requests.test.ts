@@ -335,6 +335,48 @@ describe('replication and admin', () => {
     expect(bad.partitions[0]!.error).toBe(ErrorCode.BAD_REQUEST);
   });
 
+  it('LOG_CHUNK hands out the whole log in record-aligned chunks, and refuses bad tokens', async () => {
+    const partitionId = partitionIds[3]!;
+    for (let i = 0; i < 6; i++) await put(partitionId, bytes(5000 + i * 700, 40 + i));
+    const stats = await node.client.admin(node.endpoint, {
+      kind: AdminKind.REPLICA_STATS,
+      partitionIds: [partitionId],
+    });
+    const logBytes = stats.replicas[0]!.bytesUsed;
+    const chunks: Buffer[] = [];
+    let token: Uint8Array = new Uint8Array(0);
+    let position = -1;
+    for (let i = 0; i < 100; i++) {
+      const chunk = await node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 6000 });
+      if (position >= 0) expect(chunk.position).toBe(position); // contiguous
+      position = chunk.position + chunk.records.byteLength;
+      chunks.push(Buffer.from(chunk.records));
+      token = chunk.token;
+      if (chunk.lagBytes === 0) break;
+    }
+    // Every chunk ends on a record boundary (the next one starts with a record's magic), one record per
+    // chunk here (each record is larger than half the bound), and together they are the whole log.
+    expect(chunks.length).toBe(6);
+    for (const chunk of chunks) expect(chunk.readUInt16LE(0)).toBe(0xb10b);
+    expect(position).toBe(logBytes);
+    expect(chunks.reduce((sum, c) => sum + c.length, 0)).toBe(logBytes - 32);
+
+    const done = await node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 6000 });
+    expect(done.records.byteLength).toBe(0);
+    expect(done.lagBytes).toBe(0);
+    const errors = await Promise.all([
+      errorOf(node.client.logChunk(node.endpoint, { partitionId, token: Buffer.from('junk'), maxBytes: 10 })),
+      errorOf(
+        node.client.logChunk(node.endpoint, {
+          partitionId: UNKNOWN_PARTITION,
+          token: new Uint8Array(0),
+          maxBytes: 10,
+        }),
+      ),
+    ]);
+    expect(errors).toEqual([ErrorCode.BAD_REQUEST, ErrorCode.PARTITION_UNKNOWN]);
+  });
+
   it('ADMIN HEALTH and REPLICA_STATS report the node and each replica', async () => {
     const health = await node.client.admin(node.endpoint, { kind: AdminKind.HEALTH });
     expect(health.healthy).toBe(true);

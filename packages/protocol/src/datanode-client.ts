@@ -8,6 +8,8 @@ import type {
   DeleteRequest,
   GetRequest,
   GetResult,
+  LogChunkRequest,
+  LogChunkResult,
   PutRequest,
   ReplicaMetadataRequest,
   ReplicaMetadataResult,
@@ -28,6 +30,8 @@ export interface DataNodeClientOptions extends RpcClientOptions {
 export interface CallOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** See RpcRequestOptions.receiveInto: the result's byte fields may be views of this buffer. */
+  readonly receiveInto?: Buffer;
 }
 
 type Fields<T> = Omit<T, 'type'>;
@@ -54,6 +58,13 @@ export class DataNodeClient {
   ): Promise<Response<T>> {
     const message = encodeRequest(request, this.clientId);
     const reply = await this.rpc.request(endpoint, message, options);
+    if (reply.payloadSelfChecked === true && request.type !== 'logChunk') {
+      // Only log records carry checksums of their own; any other payload must be frame-checked.
+      throw new ProtocolError(
+        `a ${request.type} response left its payload out of the frame checksum`,
+        endpoint,
+      );
+    }
     try {
       return decodeResponse(reply.header, reply.payload, request.type as T);
     } catch (error) {
@@ -106,6 +117,19 @@ export class DataNodeClient {
 
   admin(endpoint: Endpoint, request: Fields<AdminRequest>, options?: CallOptions): Promise<AdminResult> {
     return this.call<'admin'>(endpoint, { type: 'admin', ...request }, options);
+  }
+
+  /**
+   * Raw log records of one replica, to rebuild an empty replica from (docs/formats.md section 6,
+   * LOG_CHUNK). The frame checksum does not cover `records`: every record carries checksums over all its
+   * bytes, and the caller must verify them before use (`BlobStore.appendLogChunk` does).
+   */
+  logChunk(
+    endpoint: Endpoint,
+    request: Fields<LogChunkRequest>,
+    options?: CallOptions,
+  ): Promise<LogChunkResult> {
+    return this.call<'logChunk'>(endpoint, { type: 'logChunk', ...request }, options);
   }
 
   close(): Promise<void> {

@@ -7,10 +7,10 @@ import { ChecksumMismatchError, DecodeError, FrameTooLargeError, UnsupportedVers
  *
  *   0   u32  frameLength     bytes after this field = 18 + headerLength + payloadLength
  *   4   u8   version         FRAME_VERSION
- *   5   u8   flags           bit 0: response; bits 1-7 reserved, zero
+ *   5   u8   flags           bit 0: response; bit 1: payload self-checked; bits 2-7 reserved, zero
  *   6   u32  correlationId
  *   10  u32  headerLength
- *   14  u64  checksum        xxh64(payload, seed = xxh64(header, seed 0))
+ *   14  u64  checksum        xxh64(payload, seed = xxh64(header, seed 0)); the header alone when bit 1
  *   22  header               protobuf message (opaque at this layer)
  *   ..  payload              raw bytes (blob contents), never inside the protobuf header
  *
@@ -27,7 +27,9 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Hard ceiling: frameLength is a u32. */
 export const MAX_FRAME_BYTES_LIMIT = 0xffff_ffff;
 const FLAG_RESPONSE = 0x01;
-const FLAGS_RESERVED = 0xfe;
+const FLAG_PAYLOAD_SELF_CHECKED = 0x02;
+const FLAGS_RESERVED = 0xfc;
+const NO_PAYLOAD = new Uint8Array(0);
 
 export type FrameKind = 'request' | 'response';
 
@@ -37,6 +39,11 @@ export interface Frame {
   readonly correlationId: number;
   readonly header: Uint8Array;
   readonly payload: Uint8Array;
+  /**
+   * The checksum covers the header only: the payload carries checksums over every one of its bytes
+   * and the receiver verifies those (LOG_CHUNK's log records). Spares hashing it twice on each side.
+   */
+  readonly payloadSelfChecked?: boolean;
 }
 
 export function frameChecksum(header: Uint8Array, payload: Uint8Array): bigint {
@@ -62,10 +69,14 @@ export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
   const head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + header.byteLength);
   head.writeUInt32BE(total - 4, 0);
   head.writeUInt8(FRAME_VERSION, 4);
-  head.writeUInt8(frame.kind === 'response' ? FLAG_RESPONSE : 0, 5);
+  const selfChecked = frame.payloadSelfChecked === true;
+  head.writeUInt8(
+    (frame.kind === 'response' ? FLAG_RESPONSE : 0) | (selfChecked ? FLAG_PAYLOAD_SELF_CHECKED : 0),
+    5,
+  );
   head.writeUInt32BE(correlationId, 6);
   head.writeUInt32BE(header.byteLength, 10);
-  head.writeBigUInt64BE(frameChecksum(header, payload), 14);
+  head.writeBigUInt64BE(frameChecksum(header, selfChecked ? NO_PAYLOAD : payload), 14);
   head.set(header, FRAME_PREFIX_BYTES);
   return payload.byteLength > 0 ? [head, asBuffer(payload)] : [head];
 }
@@ -73,6 +84,12 @@ export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
 export interface FrameDecoderOptions {
   /** Largest whole frame accepted (prefix included). Larger announcements fail at once. */
   readonly maxFrameBytes?: number;
+  /**
+   * Where a frame that spans several chunks is assembled: a buffer of at least `bytes` offered by the
+   * receiver for that correlation id (reused across frames, it spares a fresh allocation per frame), or
+   * undefined for a new one.
+   */
+  readonly frameBuffer?: (correlationId: number, bytes: number) => Buffer | undefined;
 }
 
 /**
@@ -84,6 +101,7 @@ export interface FrameDecoderOptions {
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
+  private readonly frameBuffer: FrameDecoderOptions['frameBuffer'];
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failure: DecodeError | undefined;
@@ -94,6 +112,7 @@ export class FrameDecoder {
       throw new RangeError(`maxFrameBytes ${max} out of range`);
     }
     this.maxFrameBytes = max;
+    this.frameBuffer = options.frameBuffer;
   }
 
   /** Bytes held for a frame that is not complete yet. */
@@ -146,17 +165,19 @@ export class FrameDecoder {
     const total = frameLength + 4;
     if (this.buffered < total) return undefined;
 
-    const bytes = this.take(total);
+    const bytes = this.take(total, prefix.readUInt32BE(6));
     const header = bytes.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerLength);
     const payload = bytes.subarray(FRAME_PREFIX_BYTES + headerLength, total);
+    const selfChecked = (flags & FLAG_PAYLOAD_SELF_CHECKED) !== 0;
     const expected = bytes.readBigUInt64BE(14);
-    const actual = frameChecksum(header, payload);
+    const actual = frameChecksum(header, selfChecked ? NO_PAYLOAD : payload);
     if (expected !== actual) throw new ChecksumMismatchError('frame', expected, actual);
     return {
       kind: flags & FLAG_RESPONSE ? 'response' : 'request',
       correlationId: bytes.readUInt32BE(6),
       header,
       payload,
+      ...(selfChecked ? { payloadSelfChecked: true } : {}),
     };
   }
 
@@ -184,7 +205,7 @@ export class FrameDecoder {
   }
 
   /** Remove and return exactly `n` buffered bytes (n <= buffered). */
-  private take(n: number): Buffer {
+  private take(n: number, correlationId: number): Buffer {
     this.buffered -= n;
     const first = this.chunks[0]!;
     if (first.byteLength >= n) {
@@ -192,7 +213,8 @@ export class FrameDecoder {
       else this.chunks[0] = first.subarray(n);
       return first.subarray(0, n);
     }
-    const out = Buffer.allocUnsafe(n);
+    const offered = this.frameBuffer?.(correlationId, n);
+    const out = offered !== undefined && offered.byteLength >= n ? offered : Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0]!;

@@ -137,7 +137,7 @@ describe('FrameDecoder', () => {
     badVersion[4] = 2;
     expect(() => new FrameDecoder().push(badVersion)).toThrow(UnsupportedVersionError);
     const badFlags = Buffer.from(good);
-    badFlags[5] = 0x80;
+    badFlags[5] = 0x04;
     expect(() => new FrameDecoder().push(badFlags)).toThrow(DecodeError);
     const badHeaderLength = Buffer.from(good);
     badHeaderLength.writeUInt32BE(1000, 10);
@@ -145,6 +145,32 @@ describe('FrameDecoder', () => {
     const tooShort = Buffer.alloc(FRAME_PREFIX_BYTES);
     tooShort.writeUInt32BE(3, 0);
     expect(() => new FrameDecoder().push(tooShort)).toThrow(DecodeError);
+  });
+
+  it('leaves a self-checked payload out of the checksum, and still checks the header', () => {
+    const frame = {
+      kind: 'response' as const,
+      correlationId: 5,
+      header: Buffer.from('head'),
+      payload: Buffer.from('records with checksums of their own'),
+      payloadSelfChecked: true,
+    };
+    const bytes = wire(frame);
+    expect(bytes[5]).toBe(0x03);
+    expect(bytes.readBigUInt64BE(14)).toBe(xxh64(new Uint8Array(0), xxh64(frame.header)));
+    const [decoded] = new FrameDecoder().push(bytes);
+    expect(decoded!.payloadSelfChecked).toBe(true);
+    expect(plain(decoded!)).toEqual(plain(frame));
+    const payloadFlipped = Buffer.from(bytes);
+    payloadFlipped[bytes.length - 1]! ^= 1;
+    expect(new FrameDecoder().push(payloadFlipped)[0]!.payload).toEqual(payloadFlipped.subarray(-35));
+    const headerFlipped = Buffer.from(bytes);
+    headerFlipped[FRAME_PREFIX_BYTES]! ^= 1;
+    expect(() => new FrameDecoder().push(headerFlipped)).toThrow(ChecksumMismatchError);
+    // Without the bit, the same bytes are checked whole.
+    expect(
+      new FrameDecoder().push(wire({ ...frame, payloadSelfChecked: false }))[0]!.payloadSelfChecked,
+    ).toBe(undefined);
   });
 
   it('throws only DecodeError subclasses on random garbage, and stays failed afterwards', () => {
@@ -179,5 +205,31 @@ describe('FrameDecoder', () => {
     const chunk = wire(frame);
     const [decoded] = new FrameDecoder().push(chunk);
     expect(decoded!.payload.buffer).toBe(chunk.buffer);
+  });
+
+  it('assembles a frame split across chunks in the buffer offered for its correlation id, if it fits', () => {
+    const offered = Buffer.alloc(4096);
+    const asked: [number, number][] = [];
+    const decoder = new FrameDecoder({
+      frameBuffer: (correlationId, bytes) => {
+        asked.push([correlationId, bytes]);
+        return correlationId === 7 ? offered : correlationId === 8 ? Buffer.alloc(10) : undefined;
+      },
+    });
+    const frames = [7, 8, 9].map((correlationId) => ({
+      kind: 'response' as const,
+      correlationId,
+      header: Buffer.from('head'),
+      payload: Buffer.alloc(1000, correlationId),
+    }));
+    const decoded = frames.flatMap((frame) => {
+      const bytes = wire(frame);
+      return [...decoder.push(bytes.subarray(0, 500)), ...decoder.push(bytes.subarray(500))];
+    });
+    expect(decoded.map(plain)).toEqual(frames.map(plain));
+    expect(asked.map(([id]) => id)).toEqual([7, 8, 9]);
+    expect(asked[0]![1]).toBe(wire(frames[0]!).length);
+    expect(decoded[0]!.payload.buffer).toBe(offered.buffer); // used
+    expect(decoded[1]!.payload.buffer).not.toBe(offered.buffer); // too small: a buffer of its own
   });
 });

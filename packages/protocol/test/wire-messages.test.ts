@@ -65,6 +65,7 @@ const requests: Request[] = [
     requester: '127.0.0.1:6667',
   },
   { type: 'admin', kind: AdminKind.REPLICA_STATS, partitionIds: [1, 2, 3] },
+  { type: 'logChunk', partitionId: 42, token: Buffer.from([1, 1, 7]), maxBytes: 8 * 1024 * 1024 },
 ];
 
 function normalise(value: unknown): unknown {
@@ -168,6 +169,24 @@ describe('request decoding of untrusted bytes', () => {
     const blob = Buffer.from('abcdef');
     const { header } = encodeRequest({ type: 'put', blobId, properties, userMetadata: {}, blob });
     expect(codeOf(header, Buffer.from('abcdeX'))).toBe(ErrorCode.DATA_CORRUPT);
+  });
+
+  it('answers BAD_REQUEST to a LOG_CHUNK asking for nothing or for more than 32 MiB', () => {
+    for (const maxBytes of [0, 32 * 1024 * 1024 + 1]) {
+      const header = RequestHeaderType.encode({
+        version: 1,
+        logChunk: { partitionId: 1, token: Buffer.alloc(0), maxBytes },
+      }).finish();
+      expect(codeOf(header)).toBe(ErrorCode.BAD_REQUEST);
+      expect(() =>
+        encodeRequest({ type: 'logChunk', partitionId: 1, token: Buffer.alloc(0), maxBytes }),
+      ).toThrow(/maxBytes|log chunk/);
+    }
+    const longToken = RequestHeaderType.encode({
+      version: 1,
+      logChunk: { partitionId: 1, token: Buffer.alloc(64 * 1024 + 1), maxBytes: 1 },
+    }).finish();
+    expect(codeOf(longToken)).toBe(ErrorCode.BAD_REQUEST);
   });
 
   it('rejects 64-bit values beyond 2^53 instead of rounding them', () => {
@@ -300,6 +319,18 @@ describe('response encoding', () => {
         ],
       },
     },
+    {
+      type: 'logChunk',
+      error: ErrorCode.OK,
+      result: {
+        incarnation: Buffer.alloc(16, 3),
+        segmentBytes: 2 ** 30,
+        position: 2 ** 40 + 32,
+        token: Buffer.from([1, 1, 2, 3]),
+        lagBytes: 2 ** 33,
+        records: Buffer.from('whole records, as they lie in the log'),
+      },
+    },
     { type: 'get', error: ErrorCode.BLOB_DELETED, errorMessage: 'deleted at 5' },
   ];
 
@@ -378,6 +409,18 @@ describe('response encoding', () => {
     const request: Request = { type: 'admin', kind: AdminKind.REPLICATION_LAG, partitionIds: [4] };
     const { header, payload } = encodeRequest(request);
     expect(decodeRequest(header, payload).request).toEqual(request);
+  });
+
+  it('a decoded LOG_CHUNK keeps its token when the frame buffer is reused (receiveInto)', () => {
+    const { header, payload } = encodeResponse(responses.at(-2)!);
+    const frame = Buffer.from(header);
+    const decoded = decodeResponse(frame, payload, 'logChunk') as Extract<
+      Response<'logChunk'>,
+      { error: ErrorCode.OK }
+    >;
+    frame.fill(0);
+    expect(Buffer.from(decoded.result.token)).toEqual(Buffer.from([1, 1, 2, 3]));
+    expect(Buffer.from(decoded.result.incarnation)).toEqual(Buffer.alloc(16, 3));
   });
 
   it('rejects a response of another type than the request', () => {

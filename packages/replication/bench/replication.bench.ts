@@ -4,18 +4,20 @@
  *
  * 1. **Catch-up.** A two-node cluster (every partition on both); only the source runs while it takes
  *    `--mib` MiB of mixed-size blobs (4 KiB .. 4 MiB). Then the target starts with empty replicas (a
- *    wiped node) and its replication engine copies everything. `catchup_mbps` = the source's log bytes
+ *    wiped node) and its replication engine rebuilds it (by copying the source's log: LOG_CHUNK, unless
+ *    `--chunk-mib 0` makes it go blob by blob). `catchup_mbps` = the source's log bytes
  *    ÷ the time from the target being up to every pair caught up with every blob present. In the same
  *    run, the source's replica files (log segments and index) are copied with `fs.copyFile` (and each
  *    copy fsynced, as the replicated writes are): `copy_mbps`. `catchup_ratio` = catchup ÷ copy: how
- *    close a repair runs to disk speed (target ≥ 0.5). MB = 2^20 bytes.
+ *    close a repair runs to disk speed (target ≥ 0.5). MB = 2^20 bytes. `catchup_cpu_seconds_*`: CPU
+ *    time (user + system, from /proc) each datanode spent during the catch-up.
  * 2. **Lag under load.** A writer puts 64 KiB blobs into the source at `--write-mbps` for `--seconds`;
  *    every 100 ms the target's lag is sampled two ways: `lag_reported_*`, what the engine reports (ADMIN
  *    REPLICATION_LAG summed over its pairs: the source's log after the target's token at its last poll;
  *    writes since that poll are not in it), and `lag_log_*`, how much more the source's logs grew than
  *    the target's since the phase began (ADMIN REPLICA_STATS; both take the same records, so this is
  *    everything not yet replicated). p50 / p99 / max in bytes, and the time to drain once the writer
- *    stops.
+ *    stops (until the target holds every blob and reports every pair caught up).
  *
  *   pnpm --filter @ambry/replication bench              table
  *   pnpm --filter @ambry/replication bench --json       one JSON object (progress goes to stderr)
@@ -24,6 +26,8 @@
  *   --write-mbps R    writer rate of the lag phase (default 20)
  *   --seconds S       length of the lag phase (default 3)
  *   --batch-mib B     the engine's intraDc.batchBytes in MiB (default: the engine's, 8 MiB)
+ *   --chunk-mib C     the engine's logCopyChunkBytes in MiB (default: the engine's, 16 MiB; 0 = no log
+ *                     copy: the wiped replica is rebuilt blob by blob)
  *   --cpu-prof DIR    run the datanodes with `--cpu-prof` and write their profiles into DIR (written when
  *                     a node stops; open them in Chrome DevTools or speedscope)
  *
@@ -52,6 +56,8 @@ const LAG_BLOB = 64 * KiB;
 const POLL_MS = 50;
 const SAMPLE_MS = 100;
 const CATCHUP_TIMEOUT_MS = 30 * 60_000;
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux build this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const note = progress('replication bench');
 
@@ -80,6 +86,19 @@ async function totalLag(client: DataNodeClient, node: DatanodeInfo) {
     bytes: lag.reduce((sum, l) => sum + (l.lagBytes ?? 0), 0),
     caughtUp: lag.length > 0 && lag.every((l) => l.caughtUp && l.lagBytes === 0),
   };
+}
+
+/** CPU seconds (user + system) a process has used so far; undefined where /proc is not there. */
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 async function put(client: DataNodeClient, node: DatanodeInfo, partitions: number, blob: Buffer) {
@@ -128,10 +147,13 @@ async function runBench(options: {
   writeMbps: number;
   seconds: number;
   batchMib: number | undefined;
+  chunkMib: number | undefined;
   cpuProfDir: string | undefined;
 }) {
-  const replication =
-    options.batchMib === undefined ? {} : { intraDc: { batchBytes: options.batchMib * MiB } };
+  const replication = {
+    ...(options.batchMib === undefined ? {} : { intraDc: { batchBytes: options.batchMib * MiB } }),
+    ...(options.chunkMib === undefined ? {} : { logCopyChunkBytes: options.chunkMib * MiB }),
+  };
   const perPartition = Math.ceil((options.mib * MiB) / options.partitions);
   const cluster = await DatanodeCluster.create({
     nodesPerDc: 2,
@@ -180,6 +202,7 @@ async function runBench(options: {
 
     note('starting the target with empty replicas: catch-up');
     await cluster.startNode(1);
+    const cpuBefore = [await cpuSeconds(cluster.pid(0)), await cpuSeconds(cluster.pid(1))];
     const catchupStarted = performance.now();
     const deadline = catchupStarted + CATCHUP_TIMEOUT_MS;
     for (;;) {
@@ -189,6 +212,9 @@ async function runBench(options: {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const catchupSeconds = (performance.now() - catchupStarted) / 1000;
+    const cpuAfter = [await cpuSeconds(cluster.pid(0)), await cpuSeconds(cluster.pid(1))];
+    const cpuUsed = (i: number) =>
+      cpuBefore[i] === undefined || cpuAfter[i] === undefined ? null : cpuAfter[i]! - cpuBefore[i]!;
     const targetStats = await stats(client, target);
     note(`caught up in ${catchupSeconds.toFixed(1)} s`);
 
@@ -230,9 +256,10 @@ async function runBench(options: {
     await Promise.all(writes);
     const writerSeconds = (performance.now() - writeStarted) / 1000;
     const drainStarted = performance.now();
+    const writtenBlobs = (await stats(client, source)).blobs;
     for (;;) {
       const lag = await totalLag(client, target);
-      if (lag.caughtUp) break;
+      if (lag.caughtUp && (await stats(client, target)).blobs >= writtenBlobs) break;
       if (performance.now() - drainStarted > CATCHUP_TIMEOUT_MS) throw new Error('lag did not drain');
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -263,6 +290,10 @@ async function runBench(options: {
       catchup_mbps: catchupMbps,
       catchup_blob_mbps: filled / MiB / catchupSeconds,
       catchup_ratio: catchupMbps / copyMbps,
+      log_copy_chunk_bytes:
+        options.chunkMib === undefined ? REPLICATION_DEFAULTS.logCopyChunkBytes : options.chunkMib * MiB,
+      catchup_cpu_seconds_source: cpuUsed(0),
+      catchup_cpu_seconds_target: cpuUsed(1),
       target_blobs: targetStats.blobs,
       target_log_bytes: targetStats.logBytes,
       lag_write_mbps: (written * LAG_BLOB) / MiB / writerSeconds,
@@ -288,6 +319,7 @@ async function main(): Promise<void> {
     partitions: { type: 'string', default: '4' },
     'write-mbps': { type: 'string', default: '20' },
     'batch-mib': { type: 'string' },
+    'chunk-mib': { type: 'string' },
     'cpu-prof': { type: 'string' },
   });
   const report = await runBench({
@@ -297,6 +329,7 @@ async function main(): Promise<void> {
     seconds: values.seconds,
     batchMib:
       values['batch-mib'] === undefined ? undefined : count(values['batch-mib'], 'batch-mib', 1, 1024),
+    chunkMib: values['chunk-mib'] === undefined ? undefined : count(values['chunk-mib'], 'chunk-mib', 0, 32),
     cpuProfDir: values['cpu-prof'],
   });
   printReport(report, values.json);

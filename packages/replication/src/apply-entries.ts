@@ -18,7 +18,15 @@ import type { Throttle } from './throttle.js';
 /** The part of a BlobStore replication uses. */
 export type ReplicaStore = Pick<
   BlobStore,
-  'put' | 'getInfo' | 'delete' | 'updateTtl' | 'undelete' | 'findMissingKeys' | 'stats' | 'incarnationId'
+  | 'put'
+  | 'getInfo'
+  | 'delete'
+  | 'updateTtl'
+  | 'undelete'
+  | 'findMissingKeys'
+  | 'stats'
+  | 'incarnationId'
+  | 'appendLogChunk'
 >;
 
 export interface ApplyContext {

@@ -80,6 +80,17 @@ export const replicationConfigSchema = z
       .describe('Longest wait between attempts on a failing peer (the wait doubles)'),
     // Ambry: 10 s network timeout.
     requestTimeoutMs: count(1).default(10_000).describe('Timeout of one request to a peer'),
+    // An empty replica copies a peer's log byte for byte instead of fetching blob by blob: a repair runs
+    // at disk speed. Two chunks per copy are in flight (one requested while the other is written).
+    logCopyChunkBytes: count(0)
+      .max(32 * MiB)
+      .default(16 * MiB)
+      .describe(
+        "Bytes per LOG_CHUNK request when an empty replica is rebuilt by copying a peer's log (0 = never copy logs: blob by blob)",
+      ),
+    logCopyParallelism: count(1)
+      .default(4)
+      .describe('Empty replicas of this node rebuilt by log copy at once'),
     // Ambry flushes every 300 s; a token re-read costs a re-scan, so we flush much more often.
     tokenFlushIntervalMs: millis(0)
       .default(1000)

@@ -9,6 +9,7 @@ import {
   resolveReplicationConfig,
 } from './config.js';
 import { Limiter } from './limiter.js';
+import { LogCopyClaims } from './log-copy.js';
 import { type CounterSet, emptyCounters, type ReplicationMetrics } from './metrics.js';
 import { PeerLoop, type RoundOutcome } from './peer-loop.js';
 import type { RemoteReplica } from './remote-replica.js';
@@ -112,6 +113,7 @@ export class ReplicationEngine {
       },
     );
 
+    const logCopy = new LogCopyClaims(new Limiter(this.config.logCopyParallelism));
     const byPeer = new Map<string, RemoteReplica[]>();
     for (const replica of this.replicas) {
       const list = byPeer.get(replica.peerKey) ?? [];
@@ -130,6 +132,7 @@ export class ReplicationEngine {
         logger: this.logger,
         tokenMoved: (replica) => this.tokenMoved(replica),
         nextRound: () => ++this.roundSequence,
+        logCopy,
       });
     });
   }
@@ -208,6 +211,8 @@ export class ReplicationEngine {
     let done = this.caughtUp();
     for (let round = 0; round < maxRounds && !done && options.signal?.aborted !== true; round++) {
       await this.runRound(options.signal);
+      // Log copies run beside the rounds: wait for them, or the rounds would spin past them.
+      await Promise.all(this.loops.map((loop) => loop.copiesIdle()));
       done = this.caughtUp();
     }
     await this.tokens.flush();

@@ -37,6 +37,12 @@ export interface ClassCounters {
   tokenResets: number;
   /** Tokens dropped because the local replica was recreated (wiped, disk replaced) while running. */
   localResets: number;
+  /** Empty replicas rebuilt by copying a peer's log, and copies that stopped early (the rest went blob by blob). */
+  logCopies: number;
+  logCopyFailures: number;
+  /** LOG_CHUNK answers written here, and their bytes of log records. */
+  logChunks: number;
+  logCopyBytes: number;
 }
 
 export interface ReplicationMetrics {
@@ -67,6 +73,10 @@ export function emptyCounters(): ClassCounters {
     blobErrors: 0,
     tokenResets: 0,
     localResets: 0,
+    logCopies: 0,
+    logCopyFailures: 0,
+    logChunks: 0,
+    logCopyBytes: 0,
   };
 }
 

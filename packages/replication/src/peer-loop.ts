@@ -10,6 +10,7 @@ import { type ApplyContext, applyEntries, LocalStoreProblem, type ReplicaStore }
 import { DoublingBackoff, sleep } from './backoff.js';
 import type { PeerClass, PeerClassConfig, ReplicationConfig } from './config.js';
 import { FetchGate, type Limiter } from './limiter.js';
+import { copyLog, isEmptyReplica, type LogCopyClaims } from './log-copy.js';
 import type { ClassCounters } from './metrics.js';
 import { tokenIncarnation } from './peer-token.js';
 import { byPriority, type RemoteReplica } from './remote-replica.js';
@@ -31,6 +32,8 @@ export interface PeerLoopDeps {
   readonly tokenMoved: (replica: RemoteReplica) => void;
   /** A sequence shared by all loops, for least-recently-polled ordering. */
   readonly nextRound: () => number;
+  /** Which pair rebuilds each empty replica by copying its peer's log, shared by all loops. */
+  readonly logCopy: LogCopyClaims;
 }
 
 export type RoundOutcome = 'progress' | 'idle' | 'error';
@@ -79,6 +82,12 @@ export class PeerLoop {
   private readonly idle: DoublingBackoff;
   private readonly failing: DoublingBackoff;
   private current: Promise<RoundOutcome> | undefined;
+  /** Log copies this loop runs, detached from its rounds (a rebuild may take far longer than a round). */
+  private readonly copies = new Map<RemoteReplica, Promise<void>>();
+  /** Pairs that tried a log copy already: one attempt per pair, whatever its outcome. */
+  private readonly copyTried = new Set<RemoteReplica>();
+  /** A copy moved a token since the last round: that round counts as progress (no idle backoff). */
+  private copyMoved = false;
 
   constructor(
     readonly peer: DataNode,
@@ -103,8 +112,16 @@ export class PeerLoop {
         if (outcome === 'idle') waitMs = this.idle.grow();
         else this.idle.reset();
       }
-      await sleep(waitMs, signal);
+      // A copy that ends is worth a round at once: the pair goes on from where the copy stopped.
+      const copyEnds = this.copies.size > 0 ? [Promise.race(this.copies.values())] : [];
+      await Promise.race([sleep(waitMs, signal), ...copyEnds]);
     }
+    await this.copiesIdle();
+  }
+
+  /** Resolves once no log copy of this loop is running. */
+  async copiesIdle(): Promise<void> {
+    while (this.copies.size > 0) await Promise.all(this.copies.values());
   }
 
   /** One round, holding a slot of its peer class; waits for a round already running instead of overlapping. */
@@ -136,8 +153,11 @@ export class PeerLoop {
   private async roundOnce(signal: AbortSignal): Promise<RoundOutcome> {
     if (signal.aborted) return 'idle';
     const { deps } = this;
+    this.startCopies(signal);
+    const copied = this.copyMoved;
+    this.copyMoved = false;
     const batch = this.pickBatch();
-    if (batch.length === 0) return 'idle';
+    if (batch.length === 0) return copied ? 'progress' : 'idle';
     const sequence = deps.nextRound();
     for (const replica of batch) replica.lastPolled = sequence;
 
@@ -192,7 +212,7 @@ export class PeerLoop {
     }
     await Promise.all(chains.values());
     // A partition that keeps failing (a blob its peer cannot serve yet) must not spin the loop.
-    if (round.progress) return 'progress';
+    if (round.progress || copied) return 'progress';
     return round.incomplete ? 'error' : 'idle';
   }
 
@@ -299,12 +319,83 @@ export class PeerLoop {
   }
 
   /**
+   * Starts a log copy for each empty local replica no other pair is rebuilding (see log-copy.ts).
+   */
+  private startCopies(signal: AbortSignal): void {
+    const { deps } = this;
+    if (deps.config.logCopyChunkBytes === 0) return;
+    for (const replica of this.replicas) {
+      if (this.copies.has(replica) || this.copyTried.has(replica)) continue;
+      const store = deps.store(replica.partitionId);
+      if (store === undefined) continue;
+      // Only an empty log can become a prefix of the peer's. The pair's tokens do not matter: what they
+      // cover went into this store or was skipped (deleted at the peer), and copying adds only records.
+      try {
+        this.checkLocalIncarnation(replica, store);
+        if (!isEmptyReplica(store)) continue;
+      } catch {
+        continue; // the store closed meanwhile: pickBatch reports it
+      }
+      if (!deps.logCopy.claim(replica.partitionId, this.peer.key)) continue;
+      this.copyTried.add(replica);
+      const task = this.runCopy(replica, store, signal).finally(() => {
+        this.copies.delete(replica);
+        deps.logCopy.release(replica.partitionId, this.peer.key);
+      });
+      this.copies.set(replica, task);
+    }
+  }
+
+  private async runCopy(replica: RemoteReplica, store: ReplicaStore, signal: AbortSignal): Promise<void> {
+    const { deps } = this;
+    replica.problem = `rebuilding from ${this.peer.key}'s log`;
+    replica.caughtUp = false;
+    const release = await deps.logCopy.slots.acquire();
+    try {
+      if (signal.aborted) return;
+      const outcome = await copyLog(
+        {
+          client: deps.client,
+          peer: this.endpoint,
+          peerKey: this.peer.key,
+          store,
+          chunkBytes: deps.config.logCopyChunkBytes,
+          counters: deps.counters,
+          throttle: deps.throttle,
+          requestTimeoutMs: deps.config.requestTimeoutMs,
+          signal,
+          logger: deps.logger,
+          tokenMoved: () => {
+            this.copyMoved = true;
+            deps.tokenMoved(replica);
+          },
+        },
+        replica,
+      );
+      replica.problem = outcome.complete ? undefined : outcome.problem;
+    } catch (error) {
+      // copyLog never rejects; this keeps a bug from leaving the claim held.
+      deps.logger.error({ err: error, peer: this.peer.key }, 'log copy failed');
+      replica.problem = `log copy failed: ${String(error)}`;
+    } finally {
+      release();
+    }
+  }
+
+  /**
    * Up to `batchPartitions` replicas (see `pickBatch`). A replica whose local store cannot take
    * writes (missing, closed, failed) is left out and reported instead.
    */
   private pickBatch(): RemoteReplica[] {
     const ready: RemoteReplica[] = [];
     for (const replica of this.replicas) {
+      // Being rebuilt from a peer's log (by this loop or another): nothing else may write to it now.
+      const copier = this.deps.logCopy.holder(replica.partitionId);
+      if (copier !== undefined) {
+        if (copier !== this.peer.key) replica.problem = `waiting: rebuilding from ${copier}'s log`;
+        replica.caughtUp = false;
+        continue;
+      }
       const store = this.deps.store(replica.partitionId);
       if (store === undefined) {
         this.skipLocal(replica, 'no local store');

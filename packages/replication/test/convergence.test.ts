@@ -1,15 +1,12 @@
-import { type BlobId, encodeBlobProperties, encodeUserMetadata } from '@ambry/protocol';
-import type { BlobStore } from '@ambry/store';
+import { encodeBlobProperties, encodeUserMetadata } from '@ambry/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  contentOf,
   deleteOn,
+  expectSameReplica,
   type Fixture,
   makeBlob,
   putOn,
   startFixture,
-  stateOf,
-  type TestBlob,
   type Trio,
   ttlUpdateOn,
   undeleteOn,
@@ -20,33 +17,6 @@ afterEach(async () => {
   await fixture?.close();
   fixture = undefined;
 });
-
-/** Every key of `expected` is in `actual` with the same state and bytes; keys `skipped` may be absent. */
-async function expectSameReplica(
-  expected: BlobStore,
-  actual: BlobStore,
-  skipped: ReadonlySet<string> = new Set(),
-): Promise<void> {
-  const want = await stateOf(expected);
-  const have = await stateOf(actual);
-  for (const [id, state] of want) {
-    if (skipped.has(id) && !have.has(id)) continue;
-    expect(have.get(id), `state of ${id}`).toEqual(state);
-  }
-  for (const id of have.keys()) expect(want.has(id), `extra blob ${id}`).toBe(true);
-  for (const id of want.keys()) {
-    if (skipped.has(id) && !have.has(id)) continue;
-    const blobId = (await expected.getInfo(idOf(id), { includeDeleted: true, includeExpired: true })).id;
-    expect(await contentOf(actual, blobId), `content of ${id}`).toBe(await contentOf(expected, blobId));
-  }
-}
-
-const ids = new Map<string, BlobId>();
-const idOf = (text: string): BlobId => ids.get(text)!;
-function track(blob: TestBlob): TestBlob {
-  ids.set(blob.id.toString(), blob.id);
-  return blob;
-}
 
 describe('three replicas, one missed writes', () => {
   it('converges to exactly the same state, blob by blob', async () => {
@@ -59,14 +29,14 @@ describe('three replicas, one missed writes', () => {
 
     for (const p of partitions) {
       // Before C went down: on all three.
-      const before = Array.from({ length: 6 }, () => track(makeBlob(p)));
+      const before = Array.from({ length: 6 }, () => makeBlob(p));
       for (const blob of before) await putOn(all(p), blob);
-      const gone = track(makeBlob(p));
+      const gone = makeBlob(p);
       await putOn(all(p), gone);
       await deleteOn(all(p), gone.id);
 
       // While C is down.
-      const fresh = Array.from({ length: 20 }, (_, i) => track(makeBlob(p, { size: 50 + i * 997 })));
+      const fresh = Array.from({ length: 20 }, (_, i) => makeBlob(p, { size: 50 + i * 997 }));
       for (const blob of fresh) await putOn(up(p), blob);
       await deleteOn(up(p), before[0]!.id); // missed DELETE
       await ttlUpdateOn(up(p), before[1]!.id); // missed TTL update
@@ -87,7 +57,7 @@ describe('three replicas, one missed writes', () => {
       await ttlUpdateOn(up(p), fresh[3]!.id);
       await deleteOn(up(p), fresh[3]!.id); // new, deleted at life 1 after a TTL update: not fetched
       skipped.add(fresh[3]!.id.toString());
-      const expired = track(makeBlob(p, { creationTimeMs: 1_000_000, ttlSeconds: 1 }));
+      const expired = makeBlob(p, { creationTimeMs: 1_000_000, ttlSeconds: 1 });
       await putOn(up(p), expired); // new and already expired: not fetched
       skipped.add(expired.id.toString());
     }
@@ -115,11 +85,11 @@ describe('three replicas, one missed writes', () => {
     const [a, b, c] = fixture.nodes as Trio;
     for (const p of fixture.partitionIds) {
       const all = [fixture.store(a, p), fixture.store(b, p), fixture.store(c, p)];
-      for (let i = 0; i < 40; i++) await putOn(all, track(makeBlob(p)));
-      const updated = track(makeBlob(p));
+      for (let i = 0; i < 40; i++) await putOn(all, makeBlob(p));
+      const updated = makeBlob(p);
       await putOn(all, updated);
       await ttlUpdateOn(all, updated.id);
-      const undeleted = track(makeBlob(p));
+      const undeleted = makeBlob(p);
       await putOn(all, undeleted);
       await deleteOn(all, undeleted.id);
       await undeleteOn(all, undeleted.id);

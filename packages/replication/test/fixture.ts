@@ -29,6 +29,7 @@ import {
   ServerError,
 } from '@ambry/protocol';
 import { BlobStore, StoreError } from '@ambry/store';
+import { expect } from 'vitest';
 import { ReplicationEngine, type ReplicationEngineOptions } from '../src/index.js';
 
 const KiB = 1024;
@@ -36,7 +37,7 @@ const STORE = { capacityBytes: 64 * 256 * KiB, segmentBytes: 256 * KiB, maxMemor
 
 export interface ServedRequest {
   readonly node: string;
-  readonly type: 'get' | 'replicaMetadata';
+  readonly type: 'get' | 'replicaMetadata' | 'logChunk';
   readonly requester: string;
   readonly partitions: number;
   readonly bytes: number;
@@ -49,7 +50,11 @@ export interface ServedRequest {
   }[];
 }
 
-export type Hook = (node: DataNode, type: 'get' | 'replicaMetadata', blobId?: BlobId) => Promise<void> | void;
+export type Hook = (
+  node: DataNode,
+  type: 'get' | 'replicaMetadata' | 'logChunk',
+  blobId?: BlobId,
+) => Promise<void> | void;
 
 export interface Fixture {
   readonly network: MemoryNetwork;
@@ -62,7 +67,7 @@ export interface Fixture {
   recreateStore(node: DataNode, partitionId: number): Promise<BlobStore>;
   /** Closes a store without reopening it (a failed replica). */
   closeStore(node: DataNode, partitionId: number): Promise<void>;
-  /** An engine for `node`, closed by `close`. */
+  /** An engine for `node`, closed by `close`; log copies are off unless `config.logCopyChunkBytes` is set. */
   engine(node: DataNode, options?: Partial<ReplicationEngineOptions>): Promise<ReplicationEngine>;
   /** Every request to `node` resets its connection; returns the function that heals it. */
   disconnect(node: DataNode): () => void;
@@ -154,6 +159,20 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
         });
         return result;
       },
+      logChunk: async (request, context) => {
+        for (const hook of hooks) await hook(node, 'logChunk');
+        const chunk = await withStore(request.partitionId, (store) =>
+          store.readLogChunk(request.token, request.maxBytes),
+        );
+        served.push({
+          node: node.key,
+          type: 'logChunk',
+          requester: context.clientId,
+          partitions: 1,
+          bytes: chunk.records.byteLength,
+        });
+        return chunk;
+      },
       // As apps/datanode answers it: the byte budget is shared by the partitions in request order.
       replicaMetadata: async (request, context) => {
         for (const hook of hooks) await hook(node, 'replicaMetadata');
@@ -217,7 +236,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
     closeStore: async (node, partitionId) => {
       await stores.get(key(node, partitionId))?.close();
     },
-    engine: async (node, overrides = {}) => {
+    engine: async (node, { config, ...overrides } = {}) => {
       const client = new DataNodeClient({
         transport: network.transport({ host: `replication-${node.port}` }),
         clientId: node.key,
@@ -231,6 +250,8 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Fixtur
         stores: (partitionId) => stores.get(key(node, partitionId)),
         client,
         ...overrides,
+        // Blob by blob unless a test asks for log copies: most tests are about that path.
+        config: { logCopyChunkBytes: 0, ...config },
       });
       engines.push(engine);
       return engine;
@@ -344,6 +365,26 @@ export async function contentOf(store: BlobStore, id: BlobId): Promise<string> {
   } catch (error) {
     if (error instanceof StoreError) return `error ${ErrorCode[error.code]}`;
     throw error;
+  }
+}
+
+/** Every key of `expected` is in `actual` with the same state and bytes; keys `skipped` may be absent. */
+export async function expectSameReplica(
+  expected: BlobStore,
+  actual: BlobStore,
+  skipped: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  const want = await stateOf(expected);
+  const have = await stateOf(actual);
+  for (const [id, state] of want) {
+    if (skipped.has(id) && !have.has(id)) continue;
+    expect(have.get(id), `state of ${id}`).toEqual(state);
+  }
+  for (const id of have.keys()) expect(want.has(id), `extra blob ${id}`).toBe(true);
+  for (const id of want.keys()) {
+    if (skipped.has(id) && !have.has(id)) continue;
+    const blobId = BlobId.parse(id);
+    expect(await contentOf(actual, blobId), `content of ${id}`).toBe(await contentOf(expected, blobId));
   }
 }
 

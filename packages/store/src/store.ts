@@ -31,6 +31,7 @@ import {
 } from './index-value.js';
 import { MAX_LIFE_VERSION } from './life-cycle.js';
 import type { Log } from './log.js';
+import { type LogChunk, parseLogChunk, readLogChunk } from './log-chunk.js';
 import { type ResolvedOptions, resolveOptions, type StoreOptions } from './options.js';
 import { type PutInput, preparePut, validTime } from './put-input.js';
 import { readPut, readPutChecksums, type StoredPut } from './put-reader.js';
@@ -270,6 +271,55 @@ export class BlobStore {
       token: encodeToken(found.token),
       lagBytes: Math.max(0, this.index.indexedEnd - found.position),
     };
+  }
+
+  /**
+   * Whole records of this store's log after `token` (a journal token of an earlier chunk; empty = the
+   * start), up to about `maxBytes` and never past the indexed end: what a peer copies to rebuild an empty
+   * replica (`appendLogChunk`).
+   */
+  async readLogChunk(token: Uint8Array, maxBytes: number): Promise<LogChunk> {
+    this.assertOpen();
+    try {
+      return await readLogChunk(
+        {
+          log: this.log,
+          index: this.index,
+          incarnation: this.incarnation,
+          session: this.session,
+          resumePosition: (session, position) => this.sessions.resumePosition(session, position),
+        },
+        token,
+        maxBytes,
+      );
+    } catch (error) {
+      this.assertOpen();
+      throw asStoreError(error, 'reading a log chunk');
+    }
+  }
+
+  /**
+   * Appends records copied from a peer's log (`readLogChunk` there) at the positions they hold in it.
+   * Only a store whose log is a prefix of the source's can take them: the segment sizes must match and
+   * the chunk must start where this log's next record goes; anything else is refused with
+   * InvalidStoreArgumentError and nothing is written. Every record is checked against its checksums
+   * first (DataCorruptError). Resolves once the records are durable and indexed.
+   */
+  async appendLogChunk(chunk: {
+    readonly position: number;
+    readonly segmentBytes: number;
+    readonly records: Uint8Array;
+  }): Promise<void> {
+    this.assertOpen();
+    if (chunk.segmentBytes !== this.log.segmentBytes) {
+      throw new InvalidStoreArgumentError(
+        `a log chunk from segments of ${chunk.segmentBytes} bytes cannot extend segments of ${this.log.segmentBytes}`,
+      );
+    }
+    const bytes = Buffer.from(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength);
+    const records = parseLogChunk(bytes, chunk.position);
+    if (records.length === 0) return;
+    await this.pipeline.submit({ type: 'import', records, bytes: bytes.length });
   }
 
   /** The ids this store holds no PUT for (deleted or expired blobs count as present). */

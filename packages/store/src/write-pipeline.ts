@@ -1,9 +1,11 @@
 import type { Logger } from '@ambry/protocol';
 import type { BlobIndex } from './blob-index.js';
+import { keyString } from './blob-index.js';
 import {
   asStoreError,
   BlobAlreadyExistsError,
   DiskFullError,
+  InvalidStoreArgumentError,
   StoreBusyError,
   type StoreError,
   StoreIoError,
@@ -20,6 +22,7 @@ import {
   type UpdateRequest,
 } from './life-cycle.js';
 import type { AppendItem, Log } from './log.js';
+import type { ChunkRecord } from './log-chunk.js';
 import { type EncodedPut, encodeUpdateRecord, type PutRecordFields, RecordType } from './record.js';
 
 /**
@@ -53,7 +56,9 @@ export type WriteOp =
       /** A copy written by replication: a sealed store still takes it (see seal.ts). */
       readonly replicated: boolean;
     }
-  | { readonly type: 'update'; readonly key: Buffer; readonly request: UpdateRequest };
+  | { readonly type: 'update'; readonly key: Buffer; readonly request: UpdateRequest }
+  /** Records copied from a peer's log, to land at the positions they hold there (log-chunk.ts). */
+  | { readonly type: 'import'; readonly records: readonly ChunkRecord[]; readonly bytes: number };
 
 interface Queued {
   readonly op: WriteOp;
@@ -104,7 +109,7 @@ export class WritePipeline {
   ) {}
 
   submit(op: WriteOp): Promise<WriteResult> {
-    const bytes = op.type === 'put' ? op.encoded.length : 128;
+    const bytes = op.type === 'put' ? op.encoded.length : op.type === 'import' ? op.bytes : 128;
     if (this.queuedBytes + bytes > this.hooks.maxQueuedBytes && this.queue.length > 0) {
       return Promise.reject(new StoreBusyError(this.queuedBytes + bytes, this.hooks.maxQueuedBytes));
     }
@@ -142,9 +147,13 @@ export class WritePipeline {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const batch: Queued[] = [];
       let bytes = 0;
+      // An import is a batch of its own: its records must land exactly where its source had them.
       while (
         this.queue.length > 0 &&
-        (batch.length === 0 || bytes + this.queue[0]!.bytes <= this.hooks.maxBatchBytes)
+        (batch.length === 0 ||
+          (bytes + this.queue[0]!.bytes <= this.hooks.maxBatchBytes &&
+            batch[0]!.op.type !== 'import' &&
+            this.queue[0]!.op.type !== 'import'))
       ) {
         const next = this.queue.shift()!;
         bytes += next.bytes;
@@ -161,6 +170,7 @@ export class WritePipeline {
   }
 
   private async writeBatch(batch: readonly Queued[]): Promise<void> {
+    if (batch[0]!.op.type === 'import') return this.writeImport(batch[0]!);
     const overlay = new Map<string, IndexValue | undefined>();
     const batchPuts = new Map<string, EncodedPut>();
     const nextPosition = this.log.planner();
@@ -170,6 +180,7 @@ export class WritePipeline {
     // Index lookups of the whole batch run together, so reads of persisted blocks overlap.
     const lookups = new Map<string, Promise<IndexValue | undefined>>();
     for (const { op } of batch) {
+      if (op.type === 'import') continue;
       const keyText = op.type === 'put' ? op.keyText : op.request.keyText;
       if (!lookups.has(keyText)) {
         const lookup = this.index.lookup(op.key);
@@ -179,6 +190,7 @@ export class WritePipeline {
     }
     for (const queued of batch) {
       const { op } = queued;
+      if (op.type === 'import') continue; // never batched with others (drainQueue)
       try {
         const keyText = op.type === 'put' ? op.keyText : op.request.keyText;
         const current = overlay.has(keyText) ? overlay.get(keyText) : await lookups.get(keyText);
@@ -238,10 +250,79 @@ export class WritePipeline {
       this.batches += 1;
       this.batchedRecords += appends.length;
       for (const { queued, append } of appends) {
-        this.index.record(queued.op.key, append!.value, append!.position, append!.item.length, append!.isPut);
+        const { key } = queued.op as Exclude<WriteOp, { type: 'import' }>;
+        this.index.record(key, append!.value, append!.position, append!.item.length, append!.isPut);
       }
     }
     for (const p of prepared) p.queued.resolve(p.result);
+    this.hooks.afterBatch();
+  }
+
+  /**
+   * Appends copied records where their source had them: each must be planned at its own position (the
+   * log is a prefix of the source's), and a PUT must not meet a key already here. Update records whose
+   * PUT is unknown are written but not indexed, as recovery treats them.
+   */
+  private async writeImport(queued: Queued): Promise<void> {
+    const op = queued.op as Extract<WriteOp, { type: 'import' }>;
+    const appends: NonNullable<Prepared['append']>[] = [];
+    const unindexed = new Set<number>();
+    try {
+      const nextPosition = this.log.planner();
+      const overlay = new Map<string, IndexValue | undefined>();
+      const lookups = await Promise.all(op.records.map((r) => this.index.lookup(r.header.key)));
+      for (const [i, record] of op.records.entries()) {
+        const planned = nextPosition(record.bytes.length);
+        if (planned !== record.position) {
+          throw new InvalidStoreArgumentError(
+            `copied record at ${record.position} would land at ${planned}: this log is not a prefix of its source`,
+          );
+        }
+        const key = keyString(record.header.key);
+        const current = overlay.has(key) ? overlay.get(key) : lookups[i];
+        if (record.header.type === RecordType.PUT) {
+          if (current !== undefined) {
+            throw new InvalidStoreArgumentError(
+              `copied PUT at ${record.position} meets a key this log already holds: not a prefix of its source`,
+            );
+          }
+          const refusal = this.hooks.refusePutsBecause(true);
+          if (refusal !== undefined) throw new StoreReadOnlyError(refusal);
+        }
+        const value = applyRecord(current, record.header, record.position, record.bytes.length);
+        if (value === undefined) unindexed.add(i);
+        else overlay.set(key, value);
+        appends.push({
+          item: { length: record.bytes.length, buffers: [record.bytes] },
+          position: record.position,
+          value: value ?? (current as IndexValue),
+          isPut: record.header.type === RecordType.PUT,
+        });
+      }
+    } catch (error) {
+      queued.reject(asStoreError(error, 'importing copied records'));
+      return;
+    }
+    if (appends.length > 0) {
+      const failure = await this.appendDurably(appends);
+      if (failure !== undefined) {
+        queued.reject(failure);
+        return;
+      }
+      this.batches += 1;
+      this.batchedRecords += appends.length;
+      for (const [i, append] of appends.entries()) {
+        if (unindexed.has(i)) continue;
+        this.index.record(
+          op.records[i]!.header.key,
+          append.value,
+          append.position,
+          append.item.length,
+          append.isPut,
+        );
+      }
+    }
+    queued.resolve({ lifeVersion: 0, applied: appends.length > 0 });
     this.hooks.afterBatch();
   }
 

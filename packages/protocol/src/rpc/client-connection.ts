@@ -11,6 +11,8 @@ export interface PendingRequest {
   /** The connection the request is in flight on, if any (maintained by the connection). */
   connection: ClientConnection | undefined;
   correlationId: number;
+  /** Where the reply is assembled when it spans reads and fits (RpcRequestOptions.receiveInto). */
+  readonly receiveInto?: Buffer;
   /**
    * Settle the caller's promise, once; later calls are ignored. The connection has already dropped
    * the request when it calls this; when the client calls it, it also calls `connection.forget`.
@@ -56,7 +58,10 @@ export class ClientConnection {
     private readonly owner: ConnectionOwner,
     firstCorrelationId = 0,
   ) {
-    this.decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
+    this.decoder = new FrameDecoder({
+      maxFrameBytes: settings.maxFrameBytes,
+      frameBuffer: (correlationId) => this.inFlight.get(correlationId)?.receiveInto,
+    });
     this.nextId = firstCorrelationId >>> 0;
   }
 
@@ -197,7 +202,11 @@ export class ClientConnection {
       this.inFlight.delete(frame.correlationId);
       request.connection = undefined;
       answered = true;
-      request.finish({ header: frame.header, payload: frame.payload });
+      request.finish({
+        header: frame.header,
+        payload: frame.payload,
+        ...(frame.payloadSelfChecked === true ? { payloadSelfChecked: true } : {}),
+      });
     }
     if (answered && this.state === 'open') this.owner.onCapacity(this);
   }

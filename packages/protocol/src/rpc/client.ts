@@ -32,12 +32,16 @@ export interface RpcMessage {
   header: Uint8Array;
   /** Defaults to empty. */
   payload?: Uint8Array;
+  /** A response whose payload carries its own checksums: the frame checksum covers the header only. */
+  payloadSelfChecked?: boolean;
 }
 
 /** What comes back. Both are views of received bytes (no copy). */
 export interface RpcReply {
   header: Uint8Array;
   payload: Uint8Array;
+  /** The frame checksum did not cover the payload (RpcMessage.payloadSelfChecked): verify it yourself. */
+  payloadSelfChecked?: boolean;
 }
 
 export interface RpcClientOptions {
@@ -70,6 +74,12 @@ export interface RpcRequestOptions {
   /** Overrides the client's requestTimeoutMs. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * A buffer to assemble the reply in when it arrives in several reads and fits: the reply is then a
+   * view of it, valid until the caller reuses the buffer. For callers that fetch large replies one after
+   * another (a log copy), so each one does not cost a fresh allocation.
+   */
+  receiveInto?: Buffer;
 }
 
 export interface RpcEndpointStats {
@@ -189,6 +199,7 @@ export class RpcClient {
         payload,
         connection: undefined,
         correlationId: -1,
+        receiveInto: options.receiveInto,
         finish: (outcome) => {
           if (settled) return;
           settled = true;

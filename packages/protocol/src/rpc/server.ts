@@ -234,6 +234,10 @@ class ServerConnection {
         this.violation(`received a ${frame.kind} frame (correlation id ${frame.correlationId})`);
         return;
       }
+      if (frame.payloadSelfChecked === true) {
+        this.violation(`request frame ${frame.correlationId} leaves its payload out of the checksum`);
+        return;
+      }
       this.backlog.push(frame);
     }
     this.dispatch();
@@ -303,7 +307,7 @@ class ServerConnection {
         throw new InvalidArgumentError('handler response needs Uint8Array header and payload');
       }
       buffers = encodeFrame(
-        { kind: 'response', correlationId, header, payload },
+        { kind: 'response', correlationId, header, payload, payloadSelfChecked: response.payloadSelfChecked },
         this.settings.maxFrameBytes,
       );
     } catch (error) {

@@ -22,6 +22,8 @@ export const REQUEST_LIMITS = {
   tokenBytes: 64 * 1024,
   /** Partition ids in one ADMIN request. */
   adminPartitions: 65_536,
+  /** Payload bound a LOG_CHUNK request may ask for. */
+  logChunkBytes: 32 * 1024 * 1024,
   /** Characters of client id and requester strings. */
   identityChars: 256,
 } as const;
@@ -42,6 +44,8 @@ export class RequestDecodeError extends DecodeError {
 export interface EncodedMessage {
   readonly header: Uint8Array;
   readonly payload: Uint8Array;
+  /** Set for LOG_CHUNK answers: their records carry their own checksums (docs/formats.md section 5). */
+  readonly payloadSelfChecked?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -118,6 +122,13 @@ export function encodeRequest(request: Request, clientId = ''): EncodedMessage {
     case 'admin':
       body = { kind: request.kind, partitionIds: request.partitionIds ? [...request.partitionIds] : [] };
       break;
+    case 'logChunk':
+      body = {
+        partitionId: requireSafe(request.partitionId, 'partitionId', 0),
+        token: request.token,
+        maxBytes: requireLogChunkBytes(request.maxBytes),
+      };
+      break;
     default:
       throw new InvalidArgumentError(`unknown request type ${(request as { type: unknown }).type}`);
   }
@@ -127,6 +138,14 @@ export function encodeRequest(request: Request, clientId = ''): EncodedMessage {
     [request.type]: body,
   }).finish();
   return { header, payload };
+}
+
+function requireLogChunkBytes(maxBytes: number): number {
+  requireSafe(maxBytes, 'maxBytes', 1);
+  if (maxBytes > REQUEST_LIMITS.logChunkBytes) {
+    throw new LimitExceededError('bytes of a log chunk', maxBytes, REQUEST_LIMITS.logChunkBytes);
+  }
+  return maxBytes;
 }
 
 export interface DecodedRequest {
@@ -287,6 +306,15 @@ function decodeBody(type: RequestType, body: Decoded, payload: Uint8Array): Requ
       if (partitionIds.length > REQUEST_LIMITS.adminPartitions)
         throw new DecodeError('too many partition ids');
       return { type, kind, partitionIds: [...partitionIds] };
+    }
+    case 'logChunk': {
+      const token = bytes(body.token);
+      if (token.byteLength > REQUEST_LIMITS.tokenBytes) throw new DecodeError('replication token too long');
+      const maxBytes = u64(body.maxBytes, 'maxBytes');
+      if (maxBytes < 1 || maxBytes > REQUEST_LIMITS.logChunkBytes) {
+        throw new DecodeError(`maxBytes ${maxBytes} is outside 1 .. ${REQUEST_LIMITS.logChunkBytes}`);
+      }
+      return { type, partitionId: body.partitionId as number, token, maxBytes };
     }
   }
 }

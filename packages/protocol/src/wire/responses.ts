@@ -18,6 +18,7 @@ import {
   type AdminResult,
   type BlobState,
   type GetResult,
+  type LogChunkResult,
   type MessageInfo,
   PROTOCOL_VERSION,
   type ReplicaMetadataResult,
@@ -48,7 +49,8 @@ export function encodeResponse<T extends RequestType>(response: Response<T>): En
     error: ErrorCode.OK,
     [response.type]: body,
   }).finish();
-  return { header, payload };
+  // Log records carry checksums over every byte, which the receiver verifies before using them.
+  return response.type === 'logChunk' ? { header, payload, payloadSelfChecked: true } : { header, payload };
 }
 
 function encodeState(state: BlobState): Decoded {
@@ -134,6 +136,19 @@ function encodeResult(
         payload: EMPTY,
       };
     }
+    case 'logChunk': {
+      const chunk = result as LogChunkResult;
+      return {
+        body: {
+          incarnation: chunk.incarnation,
+          segmentBytes: chunk.segmentBytes,
+          position: chunk.position,
+          token: chunk.token,
+          lagBytes: chunk.lagBytes,
+        },
+        payload: chunk.records,
+      };
+    }
   }
 }
 
@@ -190,7 +205,8 @@ function decodeState(state: Decoded | undefined): BlobState {
 }
 
 function decodeResult(type: RequestType, body: Decoded, payload: Uint8Array): ResultMap[RequestType] {
-  if (type !== 'get' && payload.byteLength > 0) throw new DecodeError(`${type} response carries a payload`);
+  if (type !== 'get' && type !== 'logChunk' && payload.byteLength > 0)
+    throw new DecodeError(`${type} response carries a payload`);
   switch (type) {
     case 'put':
     case 'delete':
@@ -274,6 +290,17 @@ function decodeResult(type: RequestType, body: Decoded, payload: Uint8Array): Re
               })),
             }
           : {}),
+      };
+    case 'logChunk':
+      // Copies: the frame may be a caller's buffer about to be reused (CallOptions.receiveInto), and
+      // the token outlives it.
+      return {
+        incarnation: Buffer.from(bytes(body.incarnation)),
+        segmentBytes: u64(body.segmentBytes, 'segmentBytes'),
+        position: u64(body.position, 'position'),
+        token: Buffer.from(bytes(body.token)),
+        lagBytes: u64(body.lagBytes, 'lagBytes'),
+        records: payload,
       };
   }
 }

@@ -15,7 +15,15 @@ export const PROTOCOL_VERSION = 1;
 /** Expiry value meaning "never expires". */
 export const NEVER_EXPIRES = -1;
 
-export type RequestType = 'put' | 'get' | 'delete' | 'ttlUpdate' | 'undelete' | 'replicaMetadata' | 'admin';
+export type RequestType =
+  | 'put'
+  | 'get'
+  | 'delete'
+  | 'ttlUpdate'
+  | 'undelete'
+  | 'replicaMetadata'
+  | 'admin'
+  | 'logChunk';
 
 export const REQUEST_TYPES: readonly RequestType[] = [
   'put',
@@ -25,6 +33,7 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'undelete',
   'replicaMetadata',
   'admin',
+  'logChunk',
 ];
 
 export enum GetPart {
@@ -116,6 +125,19 @@ export interface AdminRequest {
   readonly partitionIds?: readonly number[];
 }
 
+/**
+ * Raw log records of one replica, to bootstrap an empty replica by copying its peer's log byte for byte
+ * (docs/formats.md, "Log chunk").
+ */
+export interface LogChunkRequest {
+  readonly type: 'logChunk';
+  readonly partitionId: number;
+  /** The token of the previous LOG_CHUNK answer; empty = the start of the log. */
+  readonly token: Uint8Array;
+  /** Bound on the payload; a single record larger than this is still sent whole. */
+  readonly maxBytes: number;
+}
+
 export type Request =
   | PutRequest
   | GetRequest
@@ -123,7 +145,8 @@ export type Request =
   | TtlUpdateRequest
   | UndeleteRequest
   | ReplicaMetadataRequest
-  | AdminRequest;
+  | AdminRequest
+  | LogChunkRequest;
 
 // ---- responses ---------------------------------------------------------------------------------------
 
@@ -216,6 +239,21 @@ export interface AdminResult {
   readonly replicationLag?: readonly ReplicationLag[];
 }
 
+export interface LogChunkResult {
+  /** The answering store's incarnation id. */
+  readonly incarnation: Uint8Array;
+  /** Its log segment size: positions mean the same only between logs of equal segment size. */
+  readonly segmentBytes: number;
+  /** Log position of the first byte of `records`. */
+  readonly position: number;
+  /** The position after `records`, as a token for the next LOG_CHUNK or for REPLICA_METADATA. */
+  readonly token: Uint8Array;
+  /** Bytes of the answering store's indexed log after `records`. */
+  readonly lagBytes: number;
+  /** Whole log records, exactly as they lie in the log (travel as the frame payload). */
+  readonly records: Uint8Array;
+}
+
 /** What a successful request of each type yields. */
 export interface ResultMap {
   put: undefined;
@@ -225,6 +263,7 @@ export interface ResultMap {
   undelete: UndeleteResult;
   replicaMetadata: ReplicaMetadataResult;
   admin: AdminResult;
+  logChunk: LogChunkResult;
 }
 
 export type Result<T extends RequestType = RequestType> = ResultMap[T];
