@@ -11,7 +11,11 @@ import {
   ServerError,
 } from '@ambry/protocol';
 import { type BlobStore, StoreError } from '@ambry/store';
+import { ChunkBuffers } from './chunk-buffers.js';
 import type { HostedReplica, ReplicaSet } from './replica-set.js';
+
+/** LOG_CHUNK read buffers kept for reuse: eight answers of 16 MiB (the engine's default chunk). */
+const MAX_POOLED_CHUNK_BYTES = 128 * 1024 * 1024;
 
 /**
  * The wire requests, served by the stores of this node. Store refusals travel as their ErrorCode; I/O
@@ -53,6 +57,7 @@ export interface HandlerContext {
 
 export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
   const { replicas, budget } = ctx;
+  const chunkBuffers = new ChunkBuffers(MAX_POOLED_CHUNK_BYTES);
 
   /** Runs `work` on the partition's store, mapping store errors to wire errors. */
   async function withStore<T>(partitionId: number, work: (store: BlobStore) => Promise<T>): Promise<T> {
@@ -161,12 +166,20 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
       return { partitions };
     },
 
-    logChunk: (request) =>
+    logChunk: (request, context) =>
       withStore(request.partitionId, async (store) => {
-        // Budgeted like a GET's bytes: a bootstrapping peer may not pin more than the node allows.
+        // Budgeted like a GET's bytes (a bootstrapping peer may not pin more than the node allows), and
+        // read into a pooled buffer; both are given back once the answer is written to the connection.
         const release = budget.take(request.maxBytes);
+        const buffer = chunkBuffers.take(request.maxBytes);
+        let answered = false;
         try {
-          const chunk = await store.readLogChunk(request.token, request.maxBytes);
+          const chunk = await store.readLogChunk(request.token, request.maxBytes, buffer);
+          context.afterResponse(() => {
+            release();
+            chunkBuffers.give(buffer);
+          });
+          answered = true;
           return {
             incarnation: chunk.incarnation,
             segmentBytes: chunk.segmentBytes,
@@ -176,7 +189,10 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
             records: chunk.records,
           };
         } finally {
-          setImmediate(release);
+          if (!answered) {
+            release();
+            chunkBuffers.give(buffer);
+          }
         }
       }),
 

@@ -12,6 +12,12 @@ export interface RequestContext {
   readonly clientId: string;
   /** Aborted when the connection closes: stop work nobody will read. */
   readonly signal: AbortSignal;
+  /**
+   * Runs `callback` once the answer's bytes are handed to the connection (or dropped, when it is gone):
+   * a handler may then reuse the buffers its result points into. Runs exactly once per registration,
+   * whatever the outcome.
+   */
+  readonly afterResponse: (callback: () => void) => void;
 }
 
 /**
@@ -76,11 +82,12 @@ export class DataNodeServer {
     header: Uint8Array,
     payload: Uint8Array,
     context: { remote: string; signal: AbortSignal },
-  ): Promise<EncodedMessage> {
+  ): Promise<EncodedMessage & { onSent?: () => void }> {
     const started = performance.now();
     const bytesIn = header.byteLength + payload.byteLength;
     let type: RequestType | undefined;
     let response: Response;
+    const afterResponse: (() => void)[] = [];
     try {
       const decoded = decodeRequest(header, payload);
       type = decoded.request.type;
@@ -88,6 +95,7 @@ export class DataNodeServer {
         remote: context.remote,
         clientId: decoded.clientId,
         signal: context.signal,
+        afterResponse: (callback) => afterResponse.push(callback),
       });
       response = { type, error: ErrorCode.OK, result } as Response;
     } catch (error) {
@@ -121,7 +129,19 @@ export class DataNodeServer {
     } catch (error) {
       this.logger.error({ remote: context.remote, err: error }, 'onRequest callback failed');
     }
-    return encoded;
+    if (afterResponse.length === 0) return encoded;
+    return {
+      ...encoded,
+      onSent: () => {
+        for (const callback of afterResponse) {
+          try {
+            callback();
+          } catch (error) {
+            this.logger.error({ remote: context.remote, err: error }, 'afterResponse callback failed');
+          }
+        }
+      },
+    };
   }
 
   private invoke(request: Request, context: RequestContext): Promise<ResultMap[RequestType]> {

@@ -103,4 +103,42 @@ describe('LOG_CHUNK over TCP', () => {
       socket.write(part);
     expect((await closed).length).toBe(0); // no answer: the connection is dropped
   });
+
+  it('runs afterResponse callbacks once per answer: written, failed, or dropped with the connection', async () => {
+    const calls: string[] = [];
+    let releaseSlow: (() => void) | undefined;
+    const server = new DataNodeServer({
+      handlers: {
+        logChunk: async (request, context) => {
+          context.afterResponse(() => calls.push(`sent ${request.partitionId}`));
+          if (request.partitionId === 2) throw new Error('handler bug');
+          if (request.partitionId === 3) await new Promise<void>((resolve) => (releaseSlow = resolve));
+          return {
+            incarnation: Buffer.alloc(16),
+            segmentBytes: 1,
+            position: 0,
+            token: Buffer.alloc(0),
+            lagBytes: 0,
+            records: Buffer.alloc(0),
+          };
+        },
+      },
+    });
+    const endpoint = await server.listen({ host: '127.0.0.1', port: 0 });
+    closers.push(() => server.close());
+    const c = client();
+    const ask = (partitionId: number, on = c) =>
+      on.logChunk(endpoint, { partitionId, token: Buffer.alloc(0), maxBytes: 1 });
+    await ask(1);
+    await expect(ask(2)).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_ERROR });
+    // The asker goes away before the answer: the callback still runs, once.
+    const gone = new DataNodeClient({ clientId: 'gone', connectionsPerEndpoint: 1 });
+    const pending = ask(3, gone).catch(() => 'closed');
+    for (let i = 0; i < 200 && releaseSlow === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    await gone.close();
+    expect(await pending).toBe('closed');
+    releaseSlow!();
+    for (let i = 0; i < 200 && calls.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(calls.sort()).toEqual(['sent 1', 'sent 2', 'sent 3']);
+  });
 });

@@ -58,12 +58,14 @@ function chunkStart(source: ChunkSource, token: FindToken): number {
 /**
  * Up to `maxBytes` of whole records after `tokenBytes`, within one segment and no further than the
  * indexed (under group commit: durable) end, so nothing handed out can be cut by a later recovery.
- * A first record larger than `maxBytes` is returned whole.
+ * A first record larger than `maxBytes` is returned whole. The records are read into `into` when it is
+ * at least `maxBytes` long (a caller reusing one buffer per answer), else into a new buffer.
  */
 export async function readLogChunk(
   source: ChunkSource,
   tokenBytes: Uint8Array,
   maxBytes: number,
+  into?: Buffer,
 ): Promise<LogChunk> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new InvalidStoreArgumentError(`maxBytes ${maxBytes} must be a positive integer`);
@@ -80,7 +82,10 @@ export async function readLogChunk(
   const available = Math.min(limit, log.segmentEndFor(position)) - position;
   let records: Buffer = Buffer.alloc(0);
   if (available > 0) {
-    records = await log.read(position, Math.min(available, maxBytes));
+    const length = Math.min(available, maxBytes);
+    records = (
+      await log.read(position, length, into !== undefined && into.length >= length ? into : undefined)
+    ).subarray(0, length);
     let end = wholeRecordsEnd(records, position);
     if (end === 0) {
       const head = await log.read(position, Math.min(available, headerLength(MAX_KEY_BYTES)));

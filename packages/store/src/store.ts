@@ -276,9 +276,10 @@ export class BlobStore {
   /**
    * Whole records of this store's log after `token` (a journal token of an earlier chunk; empty = the
    * start), up to about `maxBytes` and never past the indexed end: what a peer copies to rebuild an empty
-   * replica (`appendLogChunk`).
+   * replica (`appendLogChunk`). `into`, when at least `maxBytes` long, receives the records (the result
+   * points into it) instead of a new buffer.
    */
-  async readLogChunk(token: Uint8Array, maxBytes: number): Promise<LogChunk> {
+  async readLogChunk(token: Uint8Array, maxBytes: number, into?: Buffer): Promise<LogChunk> {
     this.assertOpen();
     try {
       return await readLogChunk(
@@ -291,6 +292,7 @@ export class BlobStore {
         },
         token,
         maxBytes,
+        into,
       );
     } catch (error) {
       this.assertOpen();

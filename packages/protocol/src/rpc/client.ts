@@ -34,6 +34,11 @@ export interface RpcMessage {
   payload?: Uint8Array;
   /** A response whose payload carries its own checksums: the frame checksum covers the header only. */
   payloadSelfChecked?: boolean;
+  /**
+   * Server side: called once, when the response's bytes have been handed to the socket (its write
+   * completed) or dropped (the connection is gone): the buffers it points into may be reused.
+   */
+  onSent?: () => void;
 }
 
 /** What comes back. Both are views of received bytes (no copy). */

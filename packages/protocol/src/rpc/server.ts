@@ -295,7 +295,14 @@ class ServerConnection {
   private respond(correlationId: number, response: RpcMessage): void {
     this.inFlight -= 1;
     const socket = this.socket;
+    const onSent = once(response?.onSent, (error) =>
+      this.settings.logger.error(
+        { remote: this.remote, correlationId, err: error },
+        'onSent callback failed',
+      ),
+    );
     if (this.gone || socket.writableEnded || socket.destroyed) {
+      onSent();
       this.maybeEnd();
       return;
     }
@@ -315,12 +322,15 @@ class ServerConnection {
         { remote: this.remote, correlationId, err: error },
         'rpc response cannot be encoded; closing the connection',
       );
+      onSent();
       this.destroy();
       return;
     }
     socket.cork();
     let writable = true;
-    for (const buffer of buffers) writable = socket.write(buffer);
+    // The last write's callback runs once all of the frame is written, or failed with the connection.
+    for (const [i, buffer] of buffers.entries())
+      writable = socket.write(buffer, i === buffers.length - 1 ? () => onSent() : undefined);
     socket.uncork();
     // The peer is not reading fast enough: stop taking its requests until our output drains.
     if (!writable) this.waitingForDrain = true;
@@ -381,3 +391,17 @@ function remoteOf(socket: Duplex): string {
 }
 
 function ignore(): void {}
+
+/** `callback` made safe to call any number of times and from a socket callback: at most once, never throwing. */
+function once(callback: (() => void) | undefined, onError: (error: unknown) => void): () => void {
+  let called = callback === undefined;
+  return () => {
+    if (called) return;
+    called = true;
+    try {
+      callback!();
+    } catch (error) {
+      onError(error);
+    }
+  };
+}
