@@ -417,9 +417,9 @@ describe('replication and admin', () => {
           node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 40_000 }),
         ),
       );
-      answers.forEach((answer, i) =>
-        expect(Buffer.from(answer.records).toString('base64')).toBe(requests[i]!.want),
-      );
+      for (const [i, answer] of answers.entries()) {
+        expect(Buffer.from(answer.records).toString('base64')).toBe(requests[i]!.want);
+      }
     }
   });
 
