@@ -16,6 +16,8 @@ import type { HostedReplica, ReplicaSet } from './replica-set.js';
 
 /** LOG_CHUNK read buffers kept for reuse: eight answers of 16 MiB (the engine's default chunk). */
 const MAX_POOLED_CHUNK_BYTES = 128 * 1024 * 1024;
+/** LOG_CHUNK answers in memory at once (read, or waiting to be written); beyond it: SERVER_BUSY. */
+const LOG_CHUNK_BUDGET_BYTES = 256 * 1024 * 1024;
 
 /**
  * The wire requests, served by the stores of this node. Store refusals travel as their ErrorCode; I/O
@@ -58,6 +60,7 @@ export interface HandlerContext {
 export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
   const { replicas, budget } = ctx;
   const chunkBuffers = new ChunkBuffers(MAX_POOLED_CHUNK_BYTES);
+  const logChunkBudget = new ByteBudget(LOG_CHUNK_BUDGET_BYTES);
 
   /** Runs `work` on the partition's store, mapping store errors to wire errors. */
   async function withStore<T>(partitionId: number, work: (store: BlobStore) => Promise<T>): Promise<T> {
@@ -168,17 +171,27 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
 
     logChunk: (request, context) =>
       withStore(request.partitionId, async (store) => {
-        // Budgeted like a GET's bytes (a bootstrapping peer may not pin more than the node allows), and
-        // read into a pooled buffer; both are given back once the answer is written to the connection.
-        const release = budget.take(request.maxBytes);
-        const buffer = chunkBuffers.take(request.maxBytes);
+        // A budget of their own (a copy that stops reading its answers pins only other copies, never
+        // GETs and PUTs), and a pooled buffer to read into; both are given back once the answer is
+        // written to the connection. A record larger than asked for is charged before it is read.
+        const releases: (() => void)[] = [];
+        const releaseAll = () => {
+          for (const release of releases.splice(0)) release();
+        };
         let answered = false;
         try {
-          const chunk = await store.readLogChunk(request.token, request.maxBytes, buffer);
-          context.afterResponse(() => {
-            release();
-            chunkBuffers.give(buffer);
+          releases.push(logChunkBudget.take(request.maxBytes));
+          const buffer = chunkBuffers.take(request.maxBytes);
+          releases.push(() => chunkBuffers.give(buffer));
+          const chunk = await store.readLogChunk(request.token, request.maxBytes, buffer, (bytes) => {
+            try {
+              releases.push(logChunkBudget.take(bytes));
+              return true;
+            } catch {
+              return false;
+            }
           });
+          context.afterResponse(releaseAll);
           answered = true;
           return {
             incarnation: chunk.incarnation,
@@ -189,10 +202,7 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
             records: chunk.records,
           };
         } finally {
-          if (!answered) {
-            release();
-            chunkBuffers.give(buffer);
-          }
+          if (!answered) releaseAll();
         }
       }),
 

@@ -99,6 +99,8 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
   };
 
   let busyRetries = 0;
+  /** Where this copy left the local log (undefined: empty, as it starts). */
+  let localEnd: number | undefined;
   // From the start of the peer's log, whatever the pair's token says: the local log is empty.
   let copiedTo: Uint8Array = new Uint8Array(0);
   let next: Promise<LogChunkResult> | undefined = request(copiedTo);
@@ -127,7 +129,7 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
     next = chunk.lagBytes > 0 ? request(chunk.token) : undefined;
     await ctx.throttle.take(chunk.records.byteLength, signal);
     try {
-      await ctx.store.appendLogChunk(chunk);
+      localEnd = await ctx.store.appendLogChunk(chunk, localEnd);
     } catch (error) {
       if (signal.aborted) return { complete: false, bytes: copied, problem: 'stopped' };
       return stop(`local store refused the chunk: ${String(error)}`);

@@ -86,8 +86,8 @@ export class PeerLoop {
   private readonly copies = new Map<RemoteReplica, Promise<void>>();
   /** Pairs that tried a log copy already: one attempt per pair, whatever its outcome. */
   private readonly copyTried = new Set<RemoteReplica>();
-  /** A copy moved a token since the last round: that round counts as progress (no idle backoff). */
-  private copyMoved = false;
+  /** A copy ended since the loop last waited: its pair goes on with rounds at once. */
+  private copyEnded = false;
 
   constructor(
     readonly peer: DataNode,
@@ -112,9 +112,15 @@ export class PeerLoop {
         if (outcome === 'idle') waitMs = this.idle.grow();
         else this.idle.reset();
       }
-      // A copy that ends is worth a round at once: the pair goes on from where the copy stopped.
+      // A copy that ends is worth a round at once (the pair goes on from where the copy stopped), and
+      // the idle backoff that grew while it ran starts over. Chunks landing do not count as progress of
+      // the loop's rounds: its other partitions keep their own backoff.
       const copyEnds = this.copies.size > 0 ? [Promise.race(this.copies.values())] : [];
-      await Promise.race([sleep(waitMs, signal), ...copyEnds]);
+      if (!this.copyEnded) await Promise.race([sleep(waitMs, signal), ...copyEnds]);
+      if (this.copyEnded) {
+        this.copyEnded = false;
+        this.idle.reset();
+      }
     }
     await this.copiesIdle();
   }
@@ -154,10 +160,8 @@ export class PeerLoop {
     if (signal.aborted) return 'idle';
     const { deps } = this;
     this.startCopies(signal);
-    const copied = this.copyMoved;
-    this.copyMoved = false;
     const batch = this.pickBatch();
-    if (batch.length === 0) return copied ? 'progress' : 'idle';
+    if (batch.length === 0) return 'idle';
     const sequence = deps.nextRound();
     for (const replica of batch) replica.lastPolled = sequence;
 
@@ -212,7 +216,7 @@ export class PeerLoop {
     }
     await Promise.all(chains.values());
     // A partition that keeps failing (a blob its peer cannot serve yet) must not spin the loop.
-    if (round.progress || copied) return 'progress';
+    if (round.progress) return 'progress';
     return round.incomplete ? 'error' : 'idle';
   }
 
@@ -340,6 +344,7 @@ export class PeerLoop {
       this.copyTried.add(replica);
       const task = this.runCopy(replica, store, signal).finally(() => {
         this.copies.delete(replica);
+        this.copyEnded = true;
         deps.logCopy.release(replica.partitionId, this.peer.key);
       });
       this.copies.set(replica, task);
@@ -353,6 +358,11 @@ export class PeerLoop {
     const release = await deps.logCopy.slots.acquire();
     try {
       if (signal.aborted) return;
+      // While it waited for a slot a client's write may have landed: then it is no longer a copy's to make.
+      if (!isEmptyReplica(store)) {
+        replica.problem = undefined;
+        return;
+      }
       const outcome = await copyLog(
         {
           client: deps.client,
@@ -365,10 +375,7 @@ export class PeerLoop {
           requestTimeoutMs: deps.config.requestTimeoutMs,
           signal,
           logger: deps.logger,
-          tokenMoved: () => {
-            this.copyMoved = true;
-            deps.tokenMoved(replica);
-          },
+          tokenMoved: () => deps.tokenMoved(replica),
         },
         replica,
       );
@@ -442,6 +449,7 @@ export class PeerLoop {
       replica.lagBytes = undefined;
       replica.caughtUp = false;
     }
+    if (replica.localIncarnation !== '') this.copyTried.delete(replica); // a new replica: a copy may rebuild it
     replica.localIncarnation = current;
   }
 

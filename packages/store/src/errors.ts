@@ -124,6 +124,13 @@ export class StoreBusyError extends StoreError {
   }
 }
 
+/** A read the caller has no room for right now (its memory budget said no); back off and retry. */
+export class ReadBudgetExceededError extends StoreError {
+  constructor(bytes: number) {
+    super(ErrorCode.SERVER_BUSY, `no room for a ${bytes}-byte read right now`);
+  }
+}
+
 /**
  * A failure from below (the file system, a decoder) as a StoreError: typed errors pass through, anything
  * else becomes an IO_ERROR naming what was being done, with the original as its cause.

@@ -1,5 +1,5 @@
 import type { BlobIndex } from './blob-index.js';
-import { DataCorruptError, InvalidStoreArgumentError } from './errors.js';
+import { DataCorruptError, InvalidStoreArgumentError, ReadBudgetExceededError } from './errors.js';
 import type { Log } from './log.js';
 import {
   headerLength,
@@ -19,8 +19,11 @@ import { decodeToken, encodeToken, type FindToken } from './token.js';
  * journal token after the last copied record says exactly what the copy holds.
  */
 
-/** Largest record a chunk carries whole even when it exceeds the requested bound. */
-export const MAX_CHUNK_RECORD_BYTES = 60 * 1024 * 1024;
+/**
+ * Largest record a chunk carries whole even when it exceeds the requested bound: what fits a frame of
+ * the default 64 MiB limit with room for the header. A larger record cannot travel (nor can a GET of it).
+ */
+export const MAX_CHUNK_RECORD_BYTES = 64 * 1024 * 1024 - 64 * 1024;
 
 export interface LogChunk {
   readonly incarnation: Buffer;
@@ -58,14 +61,16 @@ function chunkStart(source: ChunkSource, token: FindToken): number {
 /**
  * Up to `maxBytes` of whole records after `tokenBytes`, within one segment and no further than the
  * indexed (under group commit: durable) end, so nothing handed out can be cut by a later recovery.
- * A first record larger than `maxBytes` is returned whole. The records are read into `into` when it is
- * at least `maxBytes` long (a caller reusing one buffer per answer), else into a new buffer.
+ * A first record larger than `maxBytes` is returned whole, in a buffer of its own, once `reserve` has
+ * accepted its size. Otherwise the records are read into `into` when it is at
+ * least `maxBytes` long (a caller reusing one buffer per answer), else into a new buffer.
  */
 export async function readLogChunk(
   source: ChunkSource,
   tokenBytes: Uint8Array,
   maxBytes: number,
   into?: Buffer,
+  reserve?: (bytes: number) => boolean,
 ): Promise<LogChunk> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new InvalidStoreArgumentError(`maxBytes ${maxBytes} must be a positive integer`);
@@ -92,9 +97,15 @@ export async function readLogChunk(
       const first = parseRecordHeader(head, 0, head.length);
       if (first.status !== 'ok') throw new DataCorruptError(`log record at ${position} has a bad header`);
       const length = recordLength(first.header);
-      if (length > available || length > MAX_CHUNK_RECORD_BYTES) {
-        throw new DataCorruptError(`log record at ${position} of ${length} bytes cannot be sent whole`);
+      if (length > available) {
+        throw new DataCorruptError(`log record at ${position} of ${length} bytes runs past its segment`);
       }
+      if (length > MAX_CHUNK_RECORD_BYTES) {
+        throw new InvalidStoreArgumentError(
+          `the log record at ${position} of ${length} bytes is too large to send`,
+        );
+      }
+      if (reserve !== undefined && !reserve(length)) throw new ReadBudgetExceededError(length);
       records = await log.read(position, length);
       end = length;
     }

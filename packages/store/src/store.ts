@@ -277,9 +277,15 @@ export class BlobStore {
    * Whole records of this store's log after `token` (a journal token of an earlier chunk; empty = the
    * start), up to about `maxBytes` and never past the indexed end: what a peer copies to rebuild an empty
    * replica (`appendLogChunk`). `into`, when at least `maxBytes` long, receives the records (the result
-   * points into it) instead of a new buffer.
+   * points into it) instead of a new buffer. A first record larger than `maxBytes` is sent whole, once
+   * `reserve` accepts its size (false: ReadBudgetExceededError, SERVER_BUSY).
    */
-  async readLogChunk(token: Uint8Array, maxBytes: number, into?: Buffer): Promise<LogChunk> {
+  async readLogChunk(
+    token: Uint8Array,
+    maxBytes: number,
+    into?: Buffer,
+    reserve?: (bytes: number) => boolean,
+  ): Promise<LogChunk> {
     this.assertOpen();
     try {
       return await readLogChunk(
@@ -293,6 +299,7 @@ export class BlobStore {
         token,
         maxBytes,
         into,
+        reserve,
       );
     } catch (error) {
       this.assertOpen();
@@ -302,16 +309,17 @@ export class BlobStore {
 
   /**
    * Appends records copied from a peer's log (`readLogChunk` there) at the positions they hold in it.
-   * Only a store whose log is a prefix of the source's can take them: the segment sizes must match and
-   * the chunk must start where this log's next record goes; anything else is refused with
-   * InvalidStoreArgumentError and nothing is written. Every record is checked against its checksums
-   * first (DataCorruptError). Resolves once the records are durable and indexed.
+   * Only a store whose log is a prefix of the source's can take them: the segment sizes must match,
+   * the log must end at `logEnd` (where the previous chunk of this copy left it; omitted: an empty log),
+   * so no other write slipped in between, and the chunk must start where this log's next record goes.
+   * Anything else is refused with InvalidStoreArgumentError and nothing is written. Every record is
+   * checked against its checksums first (DataCorruptError). Resolves, once the records are durable and
+   * indexed, with the log's end after them: the `logEnd` of the next chunk.
    */
-  async appendLogChunk(chunk: {
-    readonly position: number;
-    readonly segmentBytes: number;
-    readonly records: Uint8Array;
-  }): Promise<void> {
+  async appendLogChunk(
+    chunk: { readonly position: number; readonly segmentBytes: number; readonly records: Uint8Array },
+    logEnd: number = this.log.startPosition,
+  ): Promise<number> {
     this.assertOpen();
     if (chunk.segmentBytes !== this.log.segmentBytes) {
       throw new InvalidStoreArgumentError(
@@ -320,8 +328,9 @@ export class BlobStore {
     }
     const bytes = Buffer.from(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength);
     const records = parseLogChunk(bytes, chunk.position);
-    if (records.length === 0) return;
-    await this.pipeline.submit({ type: 'import', records, bytes: bytes.length });
+    if (records.length === 0) return logEnd;
+    await this.pipeline.submit({ type: 'import', records, bytes: bytes.length, logEnd });
+    return chunk.position + bytes.length;
   }
 
   /** The ids this store holds no PUT for (deleted or expired blobs count as present). */

@@ -58,7 +58,13 @@ export type WriteOp =
     }
   | { readonly type: 'update'; readonly key: Buffer; readonly request: UpdateRequest }
   /** Records copied from a peer's log, to land at the positions they hold there (log-chunk.ts). */
-  | { readonly type: 'import'; readonly records: readonly ChunkRecord[]; readonly bytes: number };
+  | {
+      readonly type: 'import';
+      readonly records: readonly ChunkRecord[];
+      readonly bytes: number;
+      /** Where the log must end before them: nothing else was written since the copy's last chunk. */
+      readonly logEnd: number;
+    };
 
 interface Queued {
   readonly op: WriteOp;
@@ -268,6 +274,11 @@ export class WritePipeline {
     const appends: NonNullable<Prepared['append']>[] = [];
     const unindexed = new Set<number>();
     try {
+      if (this.log.endPosition !== op.logEnd) {
+        throw new InvalidStoreArgumentError(
+          `the log ends at ${this.log.endPosition}, not at ${op.logEnd} where the copy left it: another write came between`,
+        );
+      }
       const nextPosition = this.log.planner();
       const overlay = new Map<string, IndexValue | undefined>();
       const lookups = await Promise.all(op.records.map((r) => this.index.lookup(r.header.key)));

@@ -11,11 +11,18 @@ const temp = new TempDirs();
 afterEach(() => temp.cleanup());
 
 /** Copies `from` into `to` chunk by chunk until `from` has nothing more; returns the last token and the chunk count. */
-async function copyLog(from: BlobStore, to: BlobStore, maxBytes: number, token: Uint8Array = START) {
+async function copyLog(
+  from: BlobStore,
+  to: BlobStore,
+  maxBytes: number,
+  token: Uint8Array = START,
+  logEnd?: number,
+) {
   let current = token;
+  let end = logEnd;
   for (let chunks = 1; chunks <= 5000; chunks++) {
     const chunk = await from.readLogChunk(current, maxBytes);
-    await to.appendLogChunk(chunk);
+    end = await to.appendLogChunk(chunk, end);
     current = chunk.token;
     if (chunk.lagBytes === 0) return { token: current, chunks };
   }
@@ -95,9 +102,10 @@ describe('log chunks', () => {
     const { ids } = await fillSource(source);
     const copy = await openStore(await temp.make());
     const first = await source.readLogChunk(START, 2000);
-    await copy.appendLogChunk(first);
+    const end = await copy.appendLogChunk(first);
+    expect(end).toBe(first.position + first.records.length);
     const more = await putBlobs(source, 5, 200);
-    await copyLog(source, copy, 3000, first.token);
+    await copyLog(source, copy, 3000, first.token, end);
     expect(copy.stats().bytesUsed).toBe(source.stats().bytesUsed);
     for (const id of [...ids, ...more])
       expect((await copy.getInfo(id, { includeDeleted: true })).id).toEqual(id);
@@ -133,6 +141,22 @@ describe('log chunks', () => {
     expect(diverged.stats().bytesUsed).toBe(before);
     for (const store of [skipping, otherSize]) expect(store.stats().blobCount).toBe(0);
     await Promise.all([source, diverged, skipping, otherSize].map((s) => s.close()));
+  });
+
+  it('are refused once anything else was written to the copy, even where positions would still match', async () => {
+    const source = await openStore(await temp.make());
+    await fillSource(source);
+    const copy = await openStore(await temp.make());
+    const first = await source.readLogChunk(START, 1);
+    const end = await copy.appendLogChunk(first);
+    // A local write after a chunk that ended a source segment would land in the copy's same segment,
+    // while the next chunk starts the next segment at the same position in both logs: only the log's
+    // end tells the copy is no longer a prefix.
+    await putBlobs(copy, 1, 10);
+    const second = await source.readLogChunk(first.token, 1);
+    await expect(copy.appendLogChunk(second, end)).rejects.toMatchObject({ code: ErrorCode.BAD_REQUEST });
+    expect(copy.stats().blobCount).toBe(2);
+    await Promise.all([source.close(), copy.close()]);
   });
 
   it('carrying a flipped byte are refused as corrupt, writing nothing', async () => {

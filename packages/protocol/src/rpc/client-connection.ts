@@ -12,7 +12,7 @@ export interface PendingRequest {
   connection: ClientConnection | undefined;
   correlationId: number;
   /** Where the reply is assembled when it spans reads and fits (RpcRequestOptions.receiveInto). */
-  readonly receiveInto?: Buffer;
+  receiveInto?: Buffer;
   /**
    * Settle the caller's promise, once; later calls are ignored. The connection has already dropped
    * the request when it calls this; when the client calls it, it also calls `connection.forget`.
@@ -60,7 +60,13 @@ export class ClientConnection {
   ) {
     this.decoder = new FrameDecoder({
       maxFrameBytes: settings.maxFrameBytes,
-      frameBuffer: (correlationId) => this.inFlight.get(correlationId)?.receiveInto,
+      // Offered once: a second frame with the same id (a misbehaving peer) must not overwrite the first.
+      frameBuffer: (correlationId) => {
+        const request = this.inFlight.get(correlationId);
+        const buffer = request?.receiveInto;
+        if (request !== undefined) request.receiveInto = undefined;
+        return buffer;
+      },
     });
     this.nextId = firstCorrelationId >>> 0;
   }
