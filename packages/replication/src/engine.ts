@@ -113,7 +113,13 @@ export class ReplicationEngine {
       },
     );
 
-    const logCopy = new LogCopyClaims(new Limiter(this.config.logCopyParallelism));
+    const logCopy = new LogCopyClaims(
+      new Limiter(this.config.logCopyParallelism),
+      // With copies off nobody looks: no partition waits for a same-datacenter copy.
+      this.config.logCopyChunkBytes === 0
+        ? []
+        : this.replicas.filter((r) => r.peerClass === 'intraDc').map((r) => r.partitionId),
+    );
     const byPeer = new Map<string, RemoteReplica[]>();
     for (const replica of this.replicas) {
       const list = byPeer.get(replica.peerKey) ?? [];

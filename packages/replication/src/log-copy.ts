@@ -8,6 +8,7 @@ import {
 } from '@ambry/protocol';
 import type { ReplicaStore } from './apply-entries.js';
 import { sleep } from './backoff.js';
+import type { PeerClass } from './config.js';
 import type { Limiter } from './limiter.js';
 import type { ClassCounters } from './metrics.js';
 import type { RemoteReplica } from './remote-replica.js';
@@ -155,19 +156,42 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
 }
 
 /**
- * Which peer rebuilds each empty replica: the first pair to claim it. While it copies, the partition's
- * other pairs leave it alone (a record written by them would end the log's prefix property). `slots`
- * bounds the copies running at once on this node (each holds two chunks in memory).
+ * Which peer rebuilds each empty replica: the first pair to claim it, a peer of this datacenter when
+ * the partition has one (a copy across datacenters goes over the expensive link). While it copies, the
+ * partition's other pairs leave it alone (a record written by them would end the log's prefix
+ * property). `slots` bounds the copies running at once on this node (each holds two chunks in memory).
  */
 export class LogCopyClaims {
   private readonly holders = new Map<number, string>();
+  /** Partitions with a peer in this datacenter whose pairs have not yet looked at the local replica. */
+  private readonly awaitingLocal: Set<number>;
 
-  constructor(readonly slots: Limiter) {}
+  /** `withLocalPeers`: partitions with a replica on another node of this datacenter. */
+  constructor(
+    readonly slots: Limiter,
+    withLocalPeers: Iterable<number>,
+  ) {
+    this.awaitingLocal = new Set(withLocalPeers);
+  }
 
-  claim(partitionId: number, peerKey: string): boolean {
-    if (this.holders.has(partitionId)) return false;
+  claim(partitionId: number, peerKey: string, peerClass: PeerClass): boolean {
+    if (this.holders.has(partitionId) || this.deferred(partitionId, peerClass)) return false;
     this.holders.set(partitionId, peerKey);
     return true;
+  }
+
+  /** A same-datacenter pair looked at the local replica (and copied it, or found it needs no copy). */
+  lookedLocally(partitionId: number): void {
+    this.awaitingLocal.delete(partitionId);
+  }
+
+  /**
+   * True for another datacenter's pair while a same-datacenter pair has not looked at the partition
+   * yet: an empty replica then waits for the local copy instead of filling up blob by blob over the
+   * expensive link (which would also rule the copy out).
+   */
+  deferred(partitionId: number, peerClass: PeerClass): boolean {
+    return peerClass === 'interDc' && this.awaitingLocal.has(partitionId);
   }
 
   release(partitionId: number, peerKey: string): void {

@@ -334,13 +334,15 @@ export class PeerLoop {
       if (store === undefined) continue;
       // Only an empty log can become a prefix of the peer's. The pair's tokens do not matter: what they
       // cover went into this store or was skipped (deleted at the peer), and copying adds only records.
+      let empty: boolean;
       try {
         this.checkLocalIncarnation(replica, store);
-        if (!isEmptyReplica(store)) continue;
+        empty = isEmptyReplica(store);
       } catch {
         continue; // the store closed meanwhile: pickBatch reports it
       }
-      if (!deps.logCopy.claim(replica.partitionId, this.peer.key)) continue;
+      if (this.peerClass === 'intraDc') deps.logCopy.lookedLocally(replica.partitionId);
+      if (!empty || !deps.logCopy.claim(replica.partitionId, this.peer.key, this.peerClass)) continue;
       this.copyTried.add(replica);
       const task = this.runCopy(replica, store, signal).finally(() => {
         this.copies.delete(replica);
@@ -406,6 +408,11 @@ export class PeerLoop {
       const store = this.deps.store(replica.partitionId);
       if (store === undefined) {
         this.skipLocal(replica, 'no local store');
+        continue;
+      }
+      if (this.deps.logCopy.deferred(replica.partitionId, this.peerClass)) {
+        replica.problem = 'waiting: a peer of this datacenter may rebuild it from its log';
+        replica.caughtUp = false;
         continue;
       }
       let stats: ReturnType<ReplicaStore['stats']>;

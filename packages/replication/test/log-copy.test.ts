@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { DataNode } from '@ambry/clustermap';
 import { ErrorCode, ServerError } from '@ambry/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Limiter } from '../src/limiter.js';
+import { LogCopyClaims } from '../src/log-copy.js';
 import {
   deleteOn,
   eventually,
@@ -240,5 +242,65 @@ describe('an empty replica is rebuilt by copying a peer log', () => {
     expect(fetched.heldBefore.size).toBe(held);
     for (const id of fetched.ids) expect(fetched.heldBefore.has(id)).toBe(false);
     expect(fetched.ids.size).toBeLessThanOrEqual(total - held);
+  });
+
+  it('prefers a peer of its own datacenter, and copies across only when none can', async () => {
+    for (const localPeerDown of [false, true]) {
+      fixture = await startFixture({
+        datacenters: ['dc1', 'dc2'],
+        nodesPerDc: 2,
+        partitions: 1,
+        replicasPerDc: 2,
+      });
+      const f = fixture;
+      const p = f.partitionIds[0]!;
+      const [c, d] = f.nodesIn('dc2') as [DataNode, DataNode];
+      await fill(f, f.nodes, p);
+      await f.recreateStore(c, p);
+      const heal = localPeerDown ? f.disconnect(d) : () => {};
+      const engine = await f.engine(c, { config: COPY });
+      expect(await engine.catchUp({ maxRounds: 50 })).toBe(!localPeerDown); // a dead d stays behind
+      heal();
+      await expectSameReplica(f.store(f.nodesIn('dc1')[0]!, p), f.store(c, p));
+      const copiedFrom = new Set(
+        f
+          .served()
+          .filter((r) => r.type === 'logChunk' && r.bytes > 0)
+          .map((r) => r.node),
+      );
+      const { intraDc, interDc } = engine.metrics();
+      if (localPeerDown) {
+        expect([intraDc.logCopies, interDc.logCopies, intraDc.logCopyFailures]).toEqual([0, 1, 1]);
+        expect(copiedFrom.size).toBe(1);
+        expect(copiedFrom.has(d.key)).toBe(false);
+      } else {
+        expect([intraDc.logCopies, interDc.logCopies]).toEqual([1, 0]);
+        expect([...copiedFrom]).toEqual([d.key]);
+        expect(interDc.blobsFetched).toBe(0);
+      }
+      await f.close();
+      fixture = undefined;
+    }
+  });
+});
+
+describe('log copy claims', () => {
+  it('hold each partition for one pair, and keep other datacenters waiting until a local pair looked', () => {
+    const claims = new LogCopyClaims(new Limiter(1), [1]);
+    // Partition 1 has a peer in this datacenter: another datacenter's pair waits for it to look.
+    expect(claims.deferred(1, 'interDc')).toBe(true);
+    expect(claims.claim(1, 'remote:1', 'interDc')).toBe(false);
+    expect(claims.deferred(1, 'intraDc')).toBe(false);
+    claims.lookedLocally(1);
+    expect(claims.deferred(1, 'interDc')).toBe(false);
+    expect(claims.claim(1, 'remote:1', 'interDc')).toBe(true);
+    expect(claims.claim(1, 'local:1', 'intraDc')).toBe(false); // held
+    expect(claims.holder(1)).toBe('remote:1');
+    claims.release(1, 'local:1'); // not the holder: nothing happens
+    expect(claims.holder(1)).toBe('remote:1');
+    claims.release(1, 'remote:1');
+    expect(claims.holder(1)).toBeUndefined();
+    // Partition 2 has no peer in this datacenter: nobody waits.
+    expect(claims.claim(2, 'remote:2', 'interDc')).toBe(true);
   });
 });
