@@ -94,6 +94,7 @@ export class DataNode {
           replicas,
           budget,
           healthy: health,
+          rebuilding: (partitionId) => engine()?.rebuilding(partitionId) === true,
           replicationLag: () =>
             engine()
               ?.lag()

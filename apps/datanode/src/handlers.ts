@@ -55,12 +55,28 @@ export interface HandlerContext {
   readonly healthy: () => { healthy: boolean; status: string };
   /** Replication lag per (partition, peer); undefined when the node runs no replication. */
   readonly replicationLag?: () => readonly ReplicationLag[] | undefined;
+  /** The partition's replica is being rebuilt from a peer's log: clients' writes are refused meanwhile. */
+  readonly rebuilding?: (partitionId: number) => boolean;
 }
 
 export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
   const { replicas, budget } = ctx;
   const chunkBuffers = new ChunkBuffers(MAX_POOLED_CHUNK_BYTES);
   const logChunkBudget = new ByteBudget(LOG_CHUNK_BUDGET_BYTES);
+
+  /**
+   * A client's write to a replica being rebuilt from a peer's log would end the copy (the log must stay
+   * a prefix of the peer's): refused as TEMPORARILY_DISABLED, which a router counts against this replica
+   * only and places on the others. The write reaches this replica by replication once the copy is done.
+   */
+  function refuseWhileRebuilding(partitionId: number): void {
+    if (ctx.rebuilding?.(partitionId) === true) {
+      throw new ServerError(
+        ErrorCode.TEMPORARILY_DISABLED,
+        `replica ${partitionId} is being rebuilt from a peer's log; its writes come by replication`,
+      );
+    }
+  }
 
   /** Runs `work` on the partition's store, mapping store errors to wire errors. */
   async function withStore<T>(partitionId: number, work: (store: BlobStore) => Promise<T>): Promise<T> {
@@ -74,6 +90,7 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
 
   return {
     put: (request) => {
+      refuseWhileRebuilding(request.blobId.partitionId);
       const release = budget.take(request.blob.byteLength);
       return withStore(request.blobId.partitionId, async (store) => {
         await store.put({
@@ -125,12 +142,14 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
 
     delete: (request) =>
       withStore(request.blobId.partitionId, async (store) => {
+        refuseWhileRebuilding(request.blobId.partitionId);
         await store.delete(request.blobId, { operationTimeMs: request.operationTimeMs });
         return undefined;
       }),
 
     ttlUpdate: (request) =>
       withStore(request.blobId.partitionId, async (store) => {
+        refuseWhileRebuilding(request.blobId.partitionId);
         await store.updateTtl(request.blobId, request.expiresAtMs, {
           operationTimeMs: request.operationTimeMs,
         });
@@ -139,6 +158,7 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
 
     undelete: (request) =>
       withStore(request.blobId.partitionId, async (store) => {
+        refuseWhileRebuilding(request.blobId.partitionId);
         const result = await store.undelete(request.blobId, { operationTimeMs: request.operationTimeMs });
         return { lifeVersion: result.lifeVersion };
       }),

@@ -358,6 +358,43 @@ describe('replication between real datanodes', () => {
   );
 
   it(
+    "a replica being rebuilt from a peer's log refuses clients' writes until its copy is done",
+    async () => {
+      // One partition and a slow copy (throttled, small chunks), so a client's write arrives in the middle.
+      const c = await startCluster(
+        { nodesPerDc: 3, replicasPerDc: 3, partitions: 1 },
+        { intraDc: { throttleMBps: 1 }, logCopyChunkBytes: 128 * KiB },
+      );
+      const [a, b, rebuilt] = c.nodes as [DatanodeInfo, DatanodeInfo, DatanodeInfo];
+      expect(await c.stopNode(2)).toBe(0);
+      const written: Written[] = [];
+      for (let i = 0; i < 48; i++) written.push(await put([a, b], 0, 96 * KiB));
+      await c.startNode(2);
+
+      // Once the copy has written its first records, a write to the replica is refused (it would end
+      // the copy); before that, one would have been taken and the copy given up for blob by blob.
+      await waitFor(
+        async () => (await metric(rebuilt, 'ambry_replication_log_copy_bytes_total')) > 0,
+        'the copy to be under way',
+      );
+      const refused = await put([rebuilt], 0, KiB).then(
+        () => ErrorCode.OK,
+        (error: { code?: number }) => error.code,
+      );
+      expect(refused).toBe(ErrorCode.TEMPORARILY_DISABLED);
+      const ids = written.map((w) => w.id);
+      await waitConverged(rebuilt, a, ids);
+      await expectSameBlobs(rebuilt, [a, b], ids);
+      expect(await metric(rebuilt, 'ambry_replication_log_copies_total')).toBe(1);
+      expect(await metric(rebuilt, 'ambry_replication_log_copy_failures_total')).toBe(0);
+      // Once rebuilt, it takes writes again.
+      const after = await put([rebuilt], 0, KiB);
+      expect(await snapshot(rebuilt, after.id)).not.toMatch(/^error/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "a blob put in dc1 becomes readable from dc2's own replicas",
     async () => {
       const c = await startCluster({ datacenters: ['dc1', 'dc2'], nodesPerDc: 2, replicasPerDc: 2 });

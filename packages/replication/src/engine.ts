@@ -64,6 +64,7 @@ export class ReplicationEngine {
   private readonly loops: PeerLoop[];
   private readonly counters: CounterSet = { intraDc: emptyCounters(), interDc: emptyCounters() };
   private readonly tokens: TokenStore;
+  private readonly logCopy: LogCopyClaims;
   private readonly logger: Logger;
   private abort: AbortController | undefined;
   private running: Promise<void>[] = [];
@@ -113,13 +114,13 @@ export class ReplicationEngine {
       },
     );
 
-    const logCopy = new LogCopyClaims(
+    const logCopy = (this.logCopy = new LogCopyClaims(
       new Limiter(this.config.logCopyParallelism),
       // With copies off nobody looks: no partition waits for a same-datacenter copy.
       this.config.logCopyChunkBytes === 0
         ? []
         : this.replicas.filter((r) => r.peerClass === 'intraDc').map((r) => r.partitionId),
-    );
+    ));
     const byPeer = new Map<string, RemoteReplica[]>();
     for (const replica of this.replicas) {
       const list = byPeer.get(replica.peerKey) ?? [];
@@ -223,6 +224,16 @@ export class ReplicationEngine {
     }
     await this.tokens.flush();
     return done;
+  }
+
+  /**
+   * The local replica of the partition is being rebuilt from a peer's log (the copy has received
+   * records and not ended): a write from a client would end the copy, so the data node refuses them
+   * meanwhile. False while a copy waits for its slot or its first answer, and for a new cluster's
+   * empty replicas, whose peers have nothing to copy.
+   */
+  rebuilding(partitionId: number): boolean {
+    return this.logCopy.rebuilding(partitionId);
   }
 
   /** Every (partition, peer) pair reached its peer's log end with everything applied. */

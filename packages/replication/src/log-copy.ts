@@ -48,6 +48,8 @@ export interface LogCopyContext {
   readonly logger: Logger;
   /** The pair's token moved (and is durable here). */
   readonly tokenMoved: () => void;
+  /** The first records are written: there is something to rebuild (a new cluster's peers have none). */
+  readonly copying: () => void;
 }
 
 export interface LogCopyOutcome {
@@ -135,6 +137,8 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
       if (signal.aborted) return { complete: false, bytes: copied, problem: 'stopped' };
       return stop(`local store refused the chunk: ${String(error)}`);
     }
+    // The first records are in and the local log is the peer's prefix: clients' writes now wait.
+    if (copied === 0 && chunk.records.byteLength > 0) ctx.copying();
     copied += chunk.records.byteLength;
     counters.logChunks += 1;
     counters.logCopyBytes += chunk.records.byteLength;
@@ -163,6 +167,8 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
  */
 export class LogCopyClaims {
   private readonly holders = new Map<number, string>();
+  /** Claimed partitions whose peer has sent records: being rebuilt. */
+  private readonly active = new Set<number>();
   /** Partitions with a peer in this datacenter whose pairs have not yet looked at the local replica. */
   private readonly awaitingLocal: Set<number>;
 
@@ -195,7 +201,19 @@ export class LogCopyClaims {
   }
 
   release(partitionId: number, peerKey: string): void {
-    if (this.holders.get(partitionId) === peerKey) this.holders.delete(partitionId);
+    if (this.holders.get(partitionId) !== peerKey) return;
+    this.holders.delete(partitionId);
+    this.active.delete(partitionId);
+  }
+
+  /** The claimed copy received records from its peer: the replica is being rebuilt. */
+  copying(partitionId: number, peerKey: string): void {
+    if (this.holders.get(partitionId) === peerKey) this.active.add(partitionId);
+  }
+
+  /** A copy with records to bring is under way for the partition (clients' writes would end it). */
+  rebuilding(partitionId: number): boolean {
+    return this.active.has(partitionId);
   }
 
   /** The peer copying into this partition's replica, if any. */

@@ -378,6 +378,7 @@ export class PeerLoop {
           signal,
           logger: deps.logger,
           tokenMoved: () => deps.tokenMoved(replica),
+          copying: () => deps.logCopy.copying(replica.partitionId, this.peer.key),
         },
         replica,
       );
