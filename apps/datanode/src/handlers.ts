@@ -36,9 +36,16 @@ export class ByteBudget {
 
   /** Takes `bytes` (always allowed when nothing is in use, so one large request can pass) or refuses. */
   take(bytes: number): () => void {
-    if (this.used > 0 && this.used + bytes > this.limit) {
+    const release = this.tryTake(bytes);
+    if (release === undefined) {
       throw new ServerError(ErrorCode.SERVER_BUSY, `${this.used} bytes in flight, limit ${this.limit}`);
     }
+    return release;
+  }
+
+  /** `take` that answers undefined instead of refusing. */
+  tryTake(bytes: number): (() => void) | undefined {
+    if (this.used > 0 && this.used + bytes > this.limit) return undefined;
     this.used += bytes;
     let released = false;
     return () => {
@@ -194,35 +201,23 @@ export function createHandlers(ctx: HandlerContext): DataNodeHandlers {
         // A budget of their own (a copy that stops reading its answers pins only other copies, never
         // GETs and PUTs), and a pooled buffer to read into; both are given back once the answer is
         // written to the connection. A record larger than asked for is charged before it is read.
-        const releases: (() => void)[] = [];
+        const releases = [logChunkBudget.take(request.maxBytes)];
         const releaseAll = () => {
           for (const release of releases.splice(0)) release();
         };
-        let answered = false;
         try {
-          releases.push(logChunkBudget.take(request.maxBytes));
           const buffer = chunkBuffers.take(request.maxBytes);
           releases.push(() => chunkBuffers.give(buffer));
           const chunk = await store.readLogChunk(request.token, request.maxBytes, buffer, (bytes) => {
-            try {
-              releases.push(logChunkBudget.take(bytes));
-              return true;
-            } catch {
-              return false;
-            }
+            const release = logChunkBudget.tryTake(bytes);
+            if (release !== undefined) releases.push(release);
+            return release !== undefined;
           });
           context.afterResponse(releaseAll);
-          answered = true;
-          return {
-            incarnation: chunk.incarnation,
-            segmentBytes: chunk.segmentBytes,
-            position: chunk.position,
-            token: chunk.token,
-            lagBytes: chunk.lagBytes,
-            records: chunk.records,
-          };
-        } finally {
-          if (!answered) releaseAll();
+          return chunk;
+        } catch (error) {
+          releaseAll();
+          throw error;
         }
       }),
 

@@ -1,21 +1,15 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import {
   AdminKind,
-  BlobId,
+  type BlobId,
   type BlobProperties,
-  decodeResponse,
   ErrorCode,
-  encodeFrame,
-  encodeRequest,
-  type Frame,
-  FrameDecoder,
   GetPart,
   NEVER_EXPIRES,
-  type ServerError,
 } from '@ambry/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterDir, makeCluster, type RunningNode, startNode, waitFor } from './harness.js';
+import { bytes, errorOf, newId, props, putBlob } from './blob-helpers.js';
+import { type ClusterDir, makeCluster, type RunningNode, startNode } from './harness.js';
 
 /** Every request type over TCP against one real datanode process, with its error codes and metrics. */
 
@@ -35,50 +29,8 @@ afterAll(async () => {
   if (cluster) await fs.rm(cluster.root, { recursive: true, force: true });
 });
 
-function newId(partitionId: number): BlobId {
-  return BlobId.generate({ partitionId, datacenterId: 0, accountId: 7, containerId: 3 });
-}
-
-function props(size: number, over: Partial<BlobProperties> = {}): BlobProperties {
-  return {
-    blobSize: size,
-    serviceId: 'requests-test',
-    contentType: 'application/octet-stream',
-    creationTimeMs: Date.now(),
-    ttlSeconds: NEVER_EXPIRES,
-    isPrivate: false,
-    accountId: 7,
-    containerId: 3,
-    ...over,
-  };
-}
-
-function bytes(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed * 17) & 0xff;
-  return out;
-}
-
-async function put(
-  partitionId: number,
-  blob: Buffer,
-  over: Partial<BlobProperties> = {},
-  blobId = newId(partitionId),
-) {
-  await node.client.put(node.endpoint, {
-    blobId,
-    properties: props(blob.length, over),
-    userMetadata: { name: `blob-${blob.length}` },
-    blob,
-  });
-  return blobId;
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<ErrorCode> {
-  return promise.then(
-    () => ErrorCode.OK,
-    (error: ServerError) => error.code,
-  );
+function put(partitionId: number, blob: Buffer, over: Partial<BlobProperties> = {}, blobId?: BlobId) {
+  return putBlob(node, partitionId, blob, over, blobId);
 }
 
 describe('blob requests', () => {
@@ -339,168 +291,6 @@ describe('replication and admin', () => {
       requester: 'requests-test',
     });
     expect(bad.partitions[0]!.error).toBe(ErrorCode.BAD_REQUEST);
-  });
-
-  it('LOG_CHUNK hands out the whole log in record-aligned chunks, and refuses bad tokens', async () => {
-    const partitionId = partitionIds[3]!;
-    for (let i = 0; i < 6; i++) await put(partitionId, bytes(5000 + i * 700, 40 + i));
-    const stats = await node.client.admin(node.endpoint, {
-      kind: AdminKind.REPLICA_STATS,
-      partitionIds: [partitionId],
-    });
-    const logBytes = stats.replicas[0]!.bytesUsed;
-    const chunks: Buffer[] = [];
-    let token: Uint8Array = new Uint8Array(0);
-    let position = -1;
-    for (let i = 0; i < 100; i++) {
-      const chunk = await node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 6000 });
-      if (position >= 0) expect(chunk.position).toBe(position); // contiguous
-      position = chunk.position + chunk.records.byteLength;
-      chunks.push(Buffer.from(chunk.records));
-      token = chunk.token;
-      if (chunk.lagBytes === 0) break;
-    }
-    // Every chunk ends on a record boundary (the next one starts with a record's magic), one record per
-    // chunk here (each record is larger than half the bound), and together they are the whole log.
-    expect(chunks.length).toBe(6);
-    for (const chunk of chunks) expect(chunk.readUInt16LE(0)).toBe(0xb10b);
-    expect(position).toBe(logBytes);
-    expect(chunks.reduce((sum, c) => sum + c.length, 0)).toBe(logBytes - 32);
-
-    const done = await node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 6000 });
-    expect(done.records.byteLength).toBe(0);
-    expect(done.lagBytes).toBe(0);
-    const errors = await Promise.all([
-      errorOf(node.client.logChunk(node.endpoint, { partitionId, token: Buffer.from('junk'), maxBytes: 10 })),
-      errorOf(
-        node.client.logChunk(node.endpoint, {
-          partitionId: UNKNOWN_PARTITION,
-          token: new Uint8Array(0),
-          maxBytes: 10,
-        }),
-      ),
-    ]);
-    expect(errors).toEqual([ErrorCode.BAD_REQUEST, ErrorCode.PARTITION_UNKNOWN]);
-  });
-
-  it('LOG_CHUNK answers read into reused buffers never change while they are being sent', async () => {
-    const [p, q] = [partitionIds[0]!, partitionIds[1]!];
-    for (let i = 0; i < 8; i++) {
-      await put(p, bytes(20_000 + i * 999, 60 + i));
-      await put(q, bytes(30_000 + i * 777, 70 + i));
-    }
-    // Every chunk of both partitions, one after another, then all of them at once many times over (each
-    // answer's buffer goes back to the pool as soon as it is written, and is read into again at once).
-    const walk = async (partitionId: number) => {
-      const tokens: Uint8Array[] = [new Uint8Array(0)];
-      const chunks: string[] = [];
-      for (let i = 0; i < 100; i++) {
-        const chunk = await node.client.logChunk(node.endpoint, {
-          partitionId,
-          token: tokens.at(-1)!,
-          maxBytes: 40_000,
-        });
-        chunks.push(Buffer.from(chunk.records).toString('base64'));
-        if (chunk.lagBytes === 0) break;
-        tokens.push(chunk.token);
-      }
-      return { tokens, chunks };
-    };
-    const expected = [await walk(p), await walk(q)];
-    const requests = expected.flatMap(({ tokens }, i) =>
-      tokens.map((token, at) => ({ partitionId: i === 0 ? p : q, token, want: expected[i]!.chunks[at]! })),
-    );
-    expect(requests.length).toBeGreaterThan(6);
-    for (let round = 0; round < 5; round++) {
-      const answers = await Promise.all(
-        requests.map(({ partitionId, token }) =>
-          node.client.logChunk(node.endpoint, { partitionId, token, maxBytes: 40_000 }),
-        ),
-      );
-      for (const [i, answer] of answers.entries()) {
-        expect(Buffer.from(answer.records).toString('base64')).toBe(requests[i]!.want);
-      }
-    }
-  });
-
-  it('a LOG_CHUNK answer waiting on a slow reader keeps its buffer while other answers reuse the pool', async () => {
-    const partitionId = partitionIds[0]!;
-    for (let i = 0; i < 24; i++) await put(partitionId, bytes(1024 * 1024, 100 + i));
-    const chunkBytes = 1024 * 1024 + 4096;
-    const tokens: Uint8Array[] = [new Uint8Array(0)];
-    const want: Buffer[] = [];
-    for (let i = 0; i < 200; i++) {
-      const chunk = await node.client.logChunk(node.endpoint, {
-        partitionId,
-        token: tokens.at(-1)!,
-        maxBytes: chunkBytes,
-      });
-      want.push(Buffer.from(chunk.records));
-      if (chunk.lagBytes === 0) break;
-      tokens.push(chunk.token);
-    }
-    expect(want.reduce((sum, c) => sum + c.length, 0)).toBeGreaterThan(24 * 1024 * 1024);
-    const answered = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${cluster.adminPort}/metrics`)).text();
-      const line = text
-        .split('\n')
-        .find((l) => l.startsWith('ambry_datanode_requests_total{type="logChunk",result="OK"}'));
-      return Number(line?.split(' ')[1] ?? 0);
-    };
-
-    // A reader that asks for every chunk and then does not read: far more than the socket buffers hold
-    // stays queued in the node, in the pooled buffers the chunks were read into.
-    const slow = net.connect(node.endpoint.port, node.endpoint.host);
-    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
-    slow.pause();
-    const before = await answered();
-    for (const [i, token] of tokens.entries()) {
-      const { header, payload } = encodeRequest({
-        type: 'logChunk',
-        partitionId,
-        token,
-        maxBytes: chunkBytes,
-      });
-      for (const part of encodeFrame({ kind: 'request', correlationId: i, header, payload }))
-        slow.write(part);
-    }
-    // The node answers until its writes to the slow reader back up (then it stops taking that
-    // connection's requests): wait for the count to settle, a bounded number of polls.
-    await waitFor(async () => (await answered()) > before, "the slow reader's first answers");
-    for (let polls = 0, last = -1; polls < 40; polls++) {
-      const now = await answered();
-      if (now === last) break;
-      last = now;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
-    // Meanwhile others read every chunk again, in the opposite order, twice.
-    for (let round = 0; round < 2; round++) {
-      const again = await Promise.all(
-        [...tokens.entries()]
-          .reverse()
-          .map(([i, token]) =>
-            node.client
-              .logChunk(node.endpoint, { partitionId, token, maxBytes: chunkBytes })
-              .then((chunk) => Buffer.from(chunk.records).equals(want[i]!)),
-          ),
-      );
-      expect(again.every(Boolean)).toBe(true);
-    }
-
-    // The slow reader's answers are what was read for it, byte for byte.
-    const decoder = new FrameDecoder();
-    const frames: Frame[] = [];
-    slow.on('data', (data: Buffer) => frames.push(...decoder.push(data)));
-    slow.resume();
-    await waitFor(() => frames.length === tokens.length, 'every answer on the slow connection', 60_000);
-    slow.destroy();
-    for (const frame of frames) {
-      const response = decodeResponse(frame.header, frame.payload, 'logChunk');
-      expect(response.error).toBe(ErrorCode.OK);
-      if (response.error !== ErrorCode.OK) continue;
-      expect(Buffer.from(response.result.records).equals(want[frame.correlationId]!)).toBe(true);
-    }
   });
 
   it('ADMIN HEALTH and REPLICA_STATS report the node and each replica', async () => {

@@ -100,6 +100,8 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
     );
     return { complete: false, bytes: copied, problem };
   };
+  // The engine is stopping: not a failure of the copy, and not counted as one.
+  const stopped = (): LogCopyOutcome => ({ complete: false, bytes: copied, problem: 'stopped' });
 
   let busyRetries = 0;
   /** Where this copy left the local log (undefined: empty, as it starts). */
@@ -108,13 +110,13 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
   let copiedTo: Uint8Array = new Uint8Array(0);
   let next: Promise<LogChunkResult> | undefined = request(copiedTo);
   while (next !== undefined) {
-    if (signal.aborted) return { complete: false, bytes: copied, problem: 'stopped' };
+    if (signal.aborted) return stopped();
     let chunk: LogChunkResult;
     try {
       chunk = await next;
       busyRetries = 0;
     } catch (error) {
-      if (signal.aborted) return { complete: false, bytes: copied, problem: 'stopped' };
+      if (signal.aborted) return stopped();
       // A peer short of memory for answers asks to come back later: not a reason to give up the copy.
       if (isBusy(error) && busyRetries < MAX_BUSY_RETRIES) {
         await sleep(BUSY_BACKOFF_MS * 2 ** busyRetries++, signal);
@@ -134,7 +136,7 @@ export async function copyLog(ctx: LogCopyContext, replica: RemoteReplica): Prom
     try {
       localEnd = await ctx.store.appendLogChunk(chunk, localEnd);
     } catch (error) {
-      if (signal.aborted) return { complete: false, bytes: copied, problem: 'stopped' };
+      if (signal.aborted) return stopped();
       return stop(`local store refused the chunk: ${String(error)}`);
     }
     // The first records are in and the local log is the peer's prefix: clients' writes now wait.

@@ -10,7 +10,8 @@ import { type ApplyContext, applyEntries, LocalStoreProblem, type ReplicaStore }
 import { DoublingBackoff, sleep } from './backoff.js';
 import type { PeerClass, PeerClassConfig, ReplicationConfig } from './config.js';
 import { FetchGate, type Limiter } from './limiter.js';
-import { copyLog, isEmptyReplica, type LogCopyClaims } from './log-copy.js';
+import type { LogCopyClaims } from './log-copy.js';
+import { LoopCopies } from './loop-copies.js';
 import type { ClassCounters } from './metrics.js';
 import { tokenIncarnation } from './peer-token.js';
 import { byPriority, type RemoteReplica } from './remote-replica.js';
@@ -82,12 +83,7 @@ export class PeerLoop {
   private readonly idle: DoublingBackoff;
   private readonly failing: DoublingBackoff;
   private current: Promise<RoundOutcome> | undefined;
-  /** Log copies this loop runs, detached from its rounds (a rebuild may take far longer than a round). */
-  private readonly copies = new Map<RemoteReplica, Promise<void>>();
-  /** Pairs that tried a log copy already: one attempt per pair, whatever its outcome. */
-  private readonly copyTried = new Set<RemoteReplica>();
-  /** A copy ended since the loop last waited: its pair goes on with rounds at once. */
-  private copyEnded = false;
+  private readonly copies: LoopCopies;
 
   constructor(
     readonly peer: DataNode,
@@ -99,6 +95,7 @@ export class PeerLoop {
     this.settings = deps.config[peerClass];
     this.idle = new DoublingBackoff(deps.config.idleBackoffMinMs, deps.config.idleBackoffMaxMs);
     this.failing = new DoublingBackoff(deps.config.errorBackoffMinMs, deps.config.errorBackoffMaxMs);
+    this.copies = new LoopCopies(peer, peerClass, this.endpoint, deps);
   }
 
   /** Rounds until `signal` aborts, waiting between them by outcome. Never rejects. */
@@ -115,19 +112,19 @@ export class PeerLoop {
       // A copy that ends is worth a round at once (the pair goes on from where the copy stopped), and
       // the idle backoff that grew while it ran starts over. Chunks landing do not count as progress of
       // the loop's rounds: its other partitions keep their own backoff.
-      const copyEnds = this.copies.size > 0 ? [Promise.race(this.copies.values())] : [];
-      if (!this.copyEnded) await Promise.race([sleep(waitMs, signal), ...copyEnds]);
-      if (this.copyEnded) {
-        this.copyEnded = false;
-        this.idle.reset();
+      let copyEnded = this.copies.takeEnded();
+      if (!copyEnded) {
+        await Promise.race([sleep(waitMs, signal), this.copies.nextEnd()]);
+        copyEnded = this.copies.takeEnded();
       }
+      if (copyEnded) this.idle.reset();
     }
-    await this.copiesIdle();
+    await this.copies.idle();
   }
 
   /** Resolves once no log copy of this loop is running. */
-  async copiesIdle(): Promise<void> {
-    while (this.copies.size > 0) await Promise.all(this.copies.values());
+  copiesIdle(): Promise<void> {
+    return this.copies.idle();
   }
 
   /** One round, holding a slot of its peer class; waits for a round already running instead of overlapping. */
@@ -159,7 +156,7 @@ export class PeerLoop {
   private async roundOnce(signal: AbortSignal): Promise<RoundOutcome> {
     if (signal.aborted) return 'idle';
     const { deps } = this;
-    this.startCopies(signal);
+    this.copies.start(this.replicas, (replica, store) => this.checkLocalIncarnation(replica, store), signal);
     const batch = this.pickBatch();
     if (batch.length === 0) return 'idle';
     const sequence = deps.nextRound();
@@ -323,76 +320,6 @@ export class PeerLoop {
   }
 
   /**
-   * Starts a log copy for each empty local replica no other pair is rebuilding (see log-copy.ts).
-   */
-  private startCopies(signal: AbortSignal): void {
-    const { deps } = this;
-    if (deps.config.logCopyChunkBytes === 0) return;
-    for (const replica of this.replicas) {
-      if (this.copies.has(replica) || this.copyTried.has(replica)) continue;
-      const store = deps.store(replica.partitionId);
-      if (store === undefined) continue;
-      // Only an empty log can become a prefix of the peer's. The pair's tokens do not matter: what they
-      // cover went into this store or was skipped (deleted at the peer), and copying adds only records.
-      let empty: boolean;
-      try {
-        this.checkLocalIncarnation(replica, store);
-        empty = isEmptyReplica(store);
-      } catch {
-        continue; // the store closed meanwhile: pickBatch reports it
-      }
-      if (this.peerClass === 'intraDc') deps.logCopy.lookedLocally(replica.partitionId);
-      if (!empty || !deps.logCopy.claim(replica.partitionId, this.peer.key, this.peerClass)) continue;
-      this.copyTried.add(replica);
-      const task = this.runCopy(replica, store, signal).finally(() => {
-        this.copies.delete(replica);
-        this.copyEnded = true;
-        deps.logCopy.release(replica.partitionId, this.peer.key);
-      });
-      this.copies.set(replica, task);
-    }
-  }
-
-  private async runCopy(replica: RemoteReplica, store: ReplicaStore, signal: AbortSignal): Promise<void> {
-    const { deps } = this;
-    replica.problem = `rebuilding from ${this.peer.key}'s log`;
-    replica.caughtUp = false;
-    const release = await deps.logCopy.slots.acquire();
-    try {
-      if (signal.aborted) return;
-      // While it waited for a slot a client's write may have landed: then it is no longer a copy's to make.
-      if (!isEmptyReplica(store)) {
-        replica.problem = undefined;
-        return;
-      }
-      const outcome = await copyLog(
-        {
-          client: deps.client,
-          peer: this.endpoint,
-          peerKey: this.peer.key,
-          store,
-          chunkBytes: deps.config.logCopyChunkBytes,
-          counters: deps.counters,
-          throttle: deps.throttle,
-          requestTimeoutMs: deps.config.requestTimeoutMs,
-          signal,
-          logger: deps.logger,
-          tokenMoved: () => deps.tokenMoved(replica),
-          copying: () => deps.logCopy.copying(replica.partitionId, this.peer.key),
-        },
-        replica,
-      );
-      replica.problem = outcome.complete ? undefined : outcome.problem;
-    } catch (error) {
-      // copyLog never rejects; this keeps a bug from leaving the claim held.
-      deps.logger.error({ err: error, peer: this.peer.key }, 'log copy failed');
-      replica.problem = `log copy failed: ${String(error)}`;
-    } finally {
-      release();
-    }
-  }
-
-  /**
    * Up to `batchPartitions` replicas (see `pickBatch`). A replica whose local store cannot take
    * writes (missing, closed, failed) is left out and reported instead.
    */
@@ -457,7 +384,7 @@ export class PeerLoop {
       replica.lagBytes = undefined;
       replica.caughtUp = false;
     }
-    if (replica.localIncarnation !== '') this.copyTried.delete(replica); // a new replica: a copy may rebuild it
+    if (replica.localIncarnation !== '') this.copies.forget(replica); // a new replica: a copy may rebuild it
     replica.localIncarnation = current;
   }
 

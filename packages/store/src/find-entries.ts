@@ -22,6 +22,20 @@ export interface FindContext {
   readonly resumePosition: (session: Buffer, position: number) => number;
 }
 
+/**
+ * Where a journal token of this incarnation continues. The log behind a token from an earlier session
+ * may have lost its unsynced tail in a crash, and the positions been reused by new records: those are
+ * resent rather than skipped.
+ */
+export function journalResumePosition(
+  ctx: FindContext,
+  token: Extract<FindToken, { kind: 'journal' }>,
+): number {
+  return token.session.equals(ctx.session)
+    ? token.position
+    : ctx.resumePosition(token.session, token.position);
+}
+
 export interface FoundEntries {
   readonly entries: { readonly id: BlobId; readonly value: IndexValue }[];
   readonly token: FindToken;
@@ -111,14 +125,8 @@ export async function findEntries(
       const first = index.persistedSegments[0];
       return first === undefined ? fromJournal(0) : fromSegment(first, undefined, 0);
     }
-    case 'journal': {
-      // The log behind a token from an earlier session may have lost its unsynced tail in a crash, and
-      // the positions been reused by new records: those are resent rather than skipped.
-      const position = current.session.equals(ctx.session)
-        ? current.position
-        : ctx.resumePosition(current.session, current.position);
-      return fromPosition(position);
-    }
+    case 'journal':
+      return fromPosition(journalResumePosition(ctx, current));
     case 'index': {
       const segment = index.segmentStartingAt(current.segmentStart);
       if (segment === undefined || segment.endPosition !== current.segmentEnd) {

@@ -1,5 +1,5 @@
-import type { BlobIndex } from './blob-index.js';
 import { DataCorruptError, InvalidStoreArgumentError, ReadBudgetExceededError } from './errors.js';
+import { type FindContext, journalResumePosition } from './find-entries.js';
 import type { Log } from './log.js';
 import {
   headerLength,
@@ -38,12 +38,8 @@ export interface LogChunk {
   readonly lagBytes: number;
 }
 
-export interface ChunkSource {
+export interface ChunkSource extends FindContext {
   readonly log: Log;
-  readonly index: BlobIndex;
-  readonly incarnation: Buffer;
-  readonly session: Buffer;
-  readonly resumePosition: (session: Buffer, position: number) => number;
 }
 
 /** Where a token says to continue: start, or a journal token of this incarnation (pulled back after an unclean restart). */
@@ -53,9 +49,7 @@ function chunkStart(source: ChunkSource, token: FindToken): number {
   if (token.kind !== 'journal') {
     throw new InvalidStoreArgumentError('a log chunk continues from a journal token, not an index token');
   }
-  return token.session.equals(source.session)
-    ? token.position
-    : source.resumePosition(token.session, token.position);
+  return journalResumePosition(source, token);
 }
 
 /**
@@ -150,10 +144,21 @@ export interface ChunkRecord {
 }
 
 /**
- * Splits received chunk bytes into records and checks every byte of each against its checksums: a copy
- * must never carry corruption from the source (or the wire) into this store.
+ * Splits a received chunk into records and checks every byte of each against its checksums: a copy
+ * must never carry corruption from the source (or the wire) into this store. Its positions mean the
+ * same here only when its source's segments are as large as this log's (`segmentBytes`).
  */
-export function parseLogChunk(records: Buffer, position: number): ChunkRecord[] {
+export function parseLogChunk(
+  chunk: { readonly position: number; readonly segmentBytes: number; readonly records: Uint8Array },
+  segmentBytes: number,
+): { records: ChunkRecord[]; bytes: number } {
+  if (chunk.segmentBytes !== segmentBytes) {
+    throw new InvalidStoreArgumentError(
+      `a log chunk from segments of ${chunk.segmentBytes} bytes cannot extend segments of ${segmentBytes}`,
+    );
+  }
+  const { position } = chunk;
+  const records = Buffer.from(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength);
   const parsed: ChunkRecord[] = [];
   let offset = 0;
   while (offset < records.length) {
@@ -171,5 +176,5 @@ export function parseLogChunk(records: Buffer, position: number): ChunkRecord[] 
     parsed.push({ header: verifyRecord(bytes), position: position + offset, bytes });
     offset += length;
   }
-  return parsed;
+  return { records: parsed, bytes: records.length };
 }

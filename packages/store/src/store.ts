@@ -31,7 +31,7 @@ import {
 } from './index-value.js';
 import { MAX_LIFE_VERSION } from './life-cycle.js';
 import type { Log } from './log.js';
-import { type LogChunk, parseLogChunk, readLogChunk } from './log-chunk.js';
+import { type ChunkSource, type LogChunk, parseLogChunk, readLogChunk } from './log-chunk.js';
 import { type ResolvedOptions, resolveOptions, type StoreOptions } from './options.js';
 import { type PutInput, preparePut, validTime } from './put-input.js';
 import { readPut, readPutChecksums, type StoredPut } from './put-reader.js';
@@ -123,6 +123,8 @@ export class BlobStore {
   private readonly recovery: StoreParts['recovery'];
   private readonly session: Buffer;
   private readonly sessions: SessionHistory;
+  /** What replication reads through: tokens (findEntriesSince) and raw records (readLogChunk). */
+  private readonly chunkSource: ChunkSource;
 
   private constructor(
     private readonly options: ResolvedOptions,
@@ -139,6 +141,13 @@ export class BlobStore {
     } = parts);
     const { log, index } = parts;
     const { config, logger, clock } = options;
+    this.chunkSource = {
+      log,
+      index,
+      incarnation: this.incarnation,
+      session: this.session,
+      resumePosition: (session, position) => this.sessions.resumePosition(session, position),
+    };
     this.pipeline = new WritePipeline(log, index, {
       durable: config.durability === 'group-commit',
       maxBatchBytes: config.maxBatchBytes,
@@ -243,16 +252,7 @@ export class BlobStore {
       throw new InvalidStoreArgumentError(`maxBytes ${maxBytes} must be a positive integer`);
     }
     const decoded = decodeToken(token);
-    const found = await findEntries(
-      {
-        index: this.index,
-        incarnation: this.incarnation,
-        session: this.session,
-        resumePosition: (session, position) => this.sessions.resumePosition(session, position),
-      },
-      decoded,
-      maxBytes,
-    ).catch((error: unknown) => {
+    const found = await findEntries(this.chunkSource, decoded, maxBytes).catch((error: unknown) => {
       throw asStoreError(error, 'finding entries');
     });
     return {
@@ -288,19 +288,7 @@ export class BlobStore {
   ): Promise<LogChunk> {
     this.assertOpen();
     try {
-      return await readLogChunk(
-        {
-          log: this.log,
-          index: this.index,
-          incarnation: this.incarnation,
-          session: this.session,
-          resumePosition: (session, position) => this.sessions.resumePosition(session, position),
-        },
-        token,
-        maxBytes,
-        into,
-        reserve,
-      );
+      return await readLogChunk(this.chunkSource, token, maxBytes, into, reserve);
     } catch (error) {
       this.assertOpen();
       throw asStoreError(error, 'reading a log chunk');
@@ -321,16 +309,10 @@ export class BlobStore {
     logEnd: number = this.log.startPosition,
   ): Promise<number> {
     this.assertOpen();
-    if (chunk.segmentBytes !== this.log.segmentBytes) {
-      throw new InvalidStoreArgumentError(
-        `a log chunk from segments of ${chunk.segmentBytes} bytes cannot extend segments of ${this.log.segmentBytes}`,
-      );
-    }
-    const bytes = Buffer.from(chunk.records.buffer, chunk.records.byteOffset, chunk.records.byteLength);
-    const records = parseLogChunk(bytes, chunk.position);
+    const { records, bytes } = parseLogChunk(chunk, this.log.segmentBytes);
     if (records.length === 0) return logEnd;
-    await this.pipeline.submit({ type: 'import', records, bytes: bytes.length, logEnd });
-    return chunk.position + bytes.length;
+    await this.pipeline.submit({ type: 'import', records, bytes, logEnd });
+    return chunk.position + bytes;
   }
 
   /** The ids this store holds no PUT for (deleted or expired blobs count as present). */

@@ -73,15 +73,20 @@ interface Queued {
   readonly reject: (error: unknown) => void;
 }
 
+/** One record to append, and what the index learns from it once it is durable. */
+interface Append {
+  readonly key: Buffer;
+  readonly item: AppendItem;
+  readonly position: number;
+  /** The key's state after the record; undefined: written but not indexed (a copied update whose PUT is unknown). */
+  readonly value: IndexValue | undefined;
+  readonly isPut: boolean;
+}
+
 interface Prepared {
   readonly queued: Queued;
   readonly result: WriteResult;
-  readonly append?: {
-    readonly item: AppendItem;
-    readonly position: number;
-    readonly value: IndexValue;
-    readonly isPut: boolean;
-  };
+  readonly append?: Append;
 }
 
 export interface PipelineHooks {
@@ -239,26 +244,17 @@ export class WritePipeline {
         prepared.push({
           queued,
           result: { lifeVersion: value.lifeVersion, applied: true },
-          append: { item, position, value, isPut: header.type === RecordType.PUT },
+          append: { key: op.key, item, position, value, isPut: header.type === RecordType.PUT },
         });
       } catch (error) {
         queued.reject(asStoreError(error, 'preparing the write'));
       }
     }
 
-    const appends = prepared.filter((p) => p.append !== undefined);
-    if (appends.length > 0) {
-      const failure = await this.appendDurably(appends.map((p) => p.append!));
-      if (failure !== undefined) {
-        for (const p of prepared) p.queued.reject(failure);
-        return;
-      }
-      this.batches += 1;
-      this.batchedRecords += appends.length;
-      for (const { queued, append } of appends) {
-        const { key } = queued.op as Exclude<WriteOp, { type: 'import' }>;
-        this.index.record(key, append!.value, append!.position, append!.item.length, append!.isPut);
-      }
+    const failure = await this.commit(prepared.flatMap((p) => (p.append === undefined ? [] : [p.append])));
+    if (failure !== undefined) {
+      for (const p of prepared) p.queued.reject(failure);
+      return;
     }
     for (const p of prepared) p.queued.resolve(p.result);
     this.hooks.afterBatch();
@@ -271,8 +267,7 @@ export class WritePipeline {
    */
   private async writeImport(queued: Queued): Promise<void> {
     const op = queued.op as Extract<WriteOp, { type: 'import' }>;
-    const appends: NonNullable<Prepared['append']>[] = [];
-    const unindexed = new Set<number>();
+    const appends: Append[] = [];
     try {
       if (this.log.endPosition !== op.logEnd) {
         throw new InvalidStoreArgumentError(
@@ -301,12 +296,12 @@ export class WritePipeline {
           if (refusal !== undefined) throw new StoreReadOnlyError(refusal);
         }
         const value = applyRecord(current, record.header, record.position, record.bytes.length);
-        if (value === undefined) unindexed.add(i);
-        else overlay.set(key, value);
+        if (value !== undefined) overlay.set(key, value);
         appends.push({
+          key: record.header.key,
           item: { length: record.bytes.length, buffers: [record.bytes] },
           position: record.position,
-          value: value ?? (current as IndexValue),
+          value,
           isPut: record.header.type === RecordType.PUT,
         });
       }
@@ -314,33 +309,33 @@ export class WritePipeline {
       queued.reject(asStoreError(error, 'importing copied records'));
       return;
     }
-    if (appends.length > 0) {
-      const failure = await this.appendDurably(appends);
-      if (failure !== undefined) {
-        queued.reject(failure);
-        return;
-      }
-      this.batches += 1;
-      this.batchedRecords += appends.length;
-      for (const [i, append] of appends.entries()) {
-        if (unindexed.has(i)) continue;
-        this.index.record(
-          op.records[i]!.header.key,
-          append.value,
-          append.position,
-          append.item.length,
-          append.isPut,
-        );
-      }
+    const failure = await this.commit(appends);
+    if (failure !== undefined) {
+      queued.reject(failure);
+      return;
     }
     queued.resolve({ lifeVersion: 0, applied: appends.length > 0 });
     this.hooks.afterBatch();
   }
 
+  /**
+   * Appends the records durably, then makes them visible in the index: readers never see a record that
+   * is not whole (and, under the default policy, durable). Returns the error to give the batch, if any.
+   */
+  private async commit(appends: readonly Append[]): Promise<StoreError | undefined> {
+    if (appends.length === 0) return undefined;
+    const failure = await this.appendDurably(appends);
+    if (failure !== undefined) return failure;
+    this.batches += 1;
+    this.batchedRecords += appends.length;
+    for (const { key, value, position, item, isPut } of appends) {
+      if (value !== undefined) this.index.record(key, value, position, item.length, isPut);
+    }
+    return undefined;
+  }
+
   /** Appends (and fsyncs, under the durable policy); returns the error to give the batch, if any. */
-  private async appendDurably(
-    appends: readonly NonNullable<Prepared['append']>[],
-  ): Promise<StoreError | undefined> {
+  private async appendDurably(appends: readonly Append[]): Promise<StoreError | undefined> {
     try {
       await this.log.append(
         appends.map((a) => a.item),
